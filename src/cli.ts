@@ -1,0 +1,48 @@
+/**
+ * The `sluice` command: `sluice receive [flags]` runs a receiver; `sluice --help` lists commands.
+ */
+import { parseReceiveFlags, toConfig, helpText } from './receive/flags.js';
+import { ReceiveNode } from './receive/node.js';
+import { isSluiceError } from './errors.js';
+
+const USAGE = `usage: sluice <command> [flags]
+
+Commands:
+  receive   accept Prometheus remote-write (drop-in for thanos receive)
+
+Run 'sluice receive --help' for its flags.`;
+
+/** main runs the CLI and returns the exit code (or never returns while a receiver runs). */
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd !== 'receive') {
+    console.error(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(helpText());
+    return 0;
+  }
+  let node: ReceiveNode;
+  try {
+    node = new ReceiveNode(toConfig(parseReceiveFlags(rest)));
+  } catch (e) {
+    if (isSluiceError(e)) { console.error(e.message); return 2; }
+    throw e;
+  }
+  const shutdown = (sig: string): void => {
+    node.log.info('signal received', { signal: sig });
+    node.stop().then(() => process.exit(0), (e: unknown) => {
+      node.log.error('shutdown failed', { err: String(e) });
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  await node.start();
+  return undefined;
+}

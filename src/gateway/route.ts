@@ -1,0 +1,232 @@
+/**
+ * Router turns a decoded WriteRequest into one batch record per shard (framing in
+ * src/sharedmem/layout.ts). For every series it validates the label set, hashes tenant and labels
+ * with xxhash64 the way Thanos does (tenant ‖ 0xFF ‖ name ‖ 0xFF ‖ value ‖ 0xFF …, labels in the
+ * order received), picks the shard from the hash and copies labels and samples into that shard's
+ * batch buffer.
+ *
+ * Hot path: buffers are per router and reused; nothing is allocated per series or per sample.
+ */
+import { BatchKind, BATCH_HEADER_BYTES, SAMPLE_BYTES, SERIES_HEADER_BYTES } from '../sharedmem/layout.js';
+import { xxh64, xxh64Result } from '../hash/xxhash64.js';
+import { ErrorCode, SluiceError } from '../errors.js';
+import type { WriteRequestDecoder } from './wire.js';
+
+/** RouteLimits bounds what one series may carry. */
+export interface RouteLimits {
+  maxLabelNameLength: number;
+  maxLabelValueLength: number;
+  maxLabelNamesPerSeries: number;
+}
+
+/** DEFAULT_ROUTE_LIMITS are the built-in bounds (the head stores labels in arena segments). */
+export const DEFAULT_ROUTE_LIMITS: RouteLimits = {
+  maxLabelNameLength: 1024,
+  maxLabelValueLength: 64 * 1024,
+  maxLabelNamesPerSeries: 256,
+};
+
+/** BatchBuffer is one shard's batch under construction. */
+export class BatchBuffer {
+  bytes = new Uint8Array(64 * 1024);
+  u32 = new Uint32Array(this.bytes.buffer);
+  f64 = new Float64Array(this.bytes.buffer);
+  len = 0;
+  series = 0;
+
+  /** ensure grows the buffer to hold `extra` more bytes (doubling; views rebuilt once). */
+  ensure(extra: number): void {
+    const need = this.len + extra;
+    if (need <= this.bytes.length) return;
+    let cap = this.bytes.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.bytes.subarray(0, this.len));
+    this.bytes = next;
+    this.u32 = new Uint32Array(next.buffer);
+    this.f64 = new Float64Array(next.buffer);
+  }
+
+  /** begin starts a batch for `tenant` (UTF-8 bytes). */
+  begin(tenant: Uint8Array): void {
+    this.len = 0;
+    this.series = 0;
+    this.ensure(BATCH_HEADER_BYTES + tenant.length + 8);
+    this.u32[0] = BatchKind.APPEND;
+    this.u32[4] = tenant.length;
+    this.bytes.set(tenant, BATCH_HEADER_BYTES);
+    this.len = (BATCH_HEADER_BYTES + tenant.length + 7) & ~7;
+  }
+
+  /** finish writes the header's length and series count; seq is set by Shard.submit. */
+  finish(): void {
+    this.u32[1] = this.len;
+    this.u32[3] = this.series;
+  }
+}
+
+/** RouteStats counts, per request, what the router kept and dropped. */
+export interface RouteStats {
+  series: number;
+  samples: number;
+  invalidSeries: number;
+  invalidSamples: number;
+  firstInvalid: string;
+  exemplarsDropped: number;
+  histogramsDropped: number;
+  metadataDropped: number;
+}
+
+/** Router routes decoded requests to `shards` batch buffers. One per gateway thread. */
+export class Router {
+  readonly batches: BatchBuffer[];
+  readonly shards: number;
+  readonly limits: RouteLimits;
+  private hashBuf = new Uint8Array(4096);
+  readonly stats: RouteStats = {
+    series: 0, samples: 0, invalidSeries: 0, invalidSamples: 0, firstInvalid: '',
+    exemplarsDropped: 0, histogramsDropped: 0, metadataDropped: 0,
+  };
+
+  constructor(shards: number, limits: RouteLimits = DEFAULT_ROUTE_LIMITS) {
+    this.shards = shards;
+    this.limits = limits;
+    this.batches = Array.from({ length: shards }, () => new BatchBuffer());
+  }
+
+  /**
+   * route fills the batch buffers from a decoded request. Series with invalid label sets are
+   * skipped and counted (conflict, 409 later); label sizes over a limit fail the whole request
+   * with 400 before anything is written.
+   */
+  route(d: WriteRequestDecoder, buf: Uint8Array, tenant: Uint8Array): void {
+    const st = this.stats;
+    st.series = 0; st.samples = 0; st.invalidSeries = 0; st.invalidSamples = 0; st.firstInvalid = '';
+    st.exemplarsDropped = d.exemplarTotal; st.histogramsDropped = d.histogramTotal; st.metadataDropped = d.metadataCount;
+    for (const b of this.batches) b.begin(tenant);
+    this.checkLimits(d, buf);
+    const n = this.shards;
+    for (let s = 0; s < d.seriesCount; s++) {
+      const l0 = d.labelStart[s]!;
+      const l1 = d.labelStart[s + 1]!;
+      const s0 = d.sampleStart[s]!;
+      const s1 = d.sampleStart[s + 1]!;
+      if (s1 === s0) continue; // only histograms/exemplars: counted as dropped above
+      const why = this.invalidLabels(d, buf, l0, l1);
+      if (why !== '') {
+        st.invalidSeries++;
+        st.invalidSamples += s1 - s0;
+        if (st.firstInvalid === '') st.firstInvalid = why;
+        continue;
+      }
+      // Hash input: tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)… ; label blob size in passing.
+      let hlen = tenant.length + 1;
+      let blobLen = 0;
+      for (let l = l0; l < l1; l++) {
+        const nl = d.nameLen[l]!, vl = d.valueLen[l]!;
+        hlen += nl + vl + 2;
+        blobLen += nl + vl + (nl < 0x80 ? 1 : nl < 0x4000 ? 2 : 3) + (vl < 0x80 ? 1 : vl < 0x4000 ? 2 : 3);
+      }
+      if (hlen > this.hashBuf.length) this.hashBuf = new Uint8Array(hlen * 2);
+      const hb = this.hashBuf;
+      hb.set(tenant, 0);
+      let h = tenant.length;
+      hb[h++] = 0xff;
+      for (let l = l0; l < l1; l++) {
+        const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
+        for (let i = 0; i < nl; i++) hb[h++] = buf[no + i]!;
+        hb[h++] = 0xff;
+        for (let i = 0; i < vl; i++) hb[h++] = buf[vo + i]!;
+        hb[h++] = 0xff;
+      }
+      const lo = xxh64(hb, 0, h);
+      const hi = xxh64Result[1]!;
+      // Shard choice mixes the high word so it stays independent of ring placement (hash mod N).
+      const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
+      const b = this.batches[shard]!;
+      const nSamples = s1 - s0;
+      b.ensure(SERIES_HEADER_BYTES + blobLen + 8 + nSamples * SAMPLE_BYTES);
+      let p = b.len;
+      const u32 = b.u32;
+      u32[p >>> 2] = lo;
+      u32[(p >>> 2) + 1] = hi;
+      u32[(p >>> 2) + 2] = blobLen;
+      u32[(p >>> 2) + 3] = nSamples;
+      p += SERIES_HEADER_BYTES;
+      const out = b.bytes;
+      for (let l = l0; l < l1; l++) {
+        const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
+        p = putLen(out, p, nl);
+        out.set(buf.subarray(no, no + nl), p); p += nl;
+        p = putLen(out, p, vl);
+        out.set(buf.subarray(vo, vo + vl), p); p += vl;
+      }
+      p = (p + 7) & ~7;
+      const f64 = b.f64;
+      const vw = d.valueWords;
+      for (let k = s0; k < s1; k++) {
+        f64[p >>> 3] = d.timestamps[k]!;
+        u32[(p >>> 2) + 2] = vw[2 * k]!;
+        u32[(p >>> 2) + 3] = vw[2 * k + 1]!;
+        p += SAMPLE_BYTES;
+      }
+      b.len = p;
+      b.series++;
+      st.series++;
+      st.samples += nSamples;
+    }
+    for (const b of this.batches) b.finish();
+  }
+
+  /** checkLimits refuses label names/values over the configured sizes (400). */
+  private checkLimits(d: WriteRequestDecoder, buf: Uint8Array): void {
+    const lim = this.limits;
+    for (let s = 0; s < d.seriesCount; s++) {
+      const l0 = d.labelStart[s]!, l1 = d.labelStart[s + 1]!;
+      if (l1 - l0 > lim.maxLabelNamesPerSeries) {
+        throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
+      }
+      for (let l = l0; l < l1; l++) {
+        if (d.nameLen[l]! > lim.maxLabelNameLength) {
+          throw new SluiceError(ErrorCode.BadRequest, `label name of ${d.nameLen[l]} bytes is over the limit of ${lim.maxLabelNameLength} (max_label_name_length)`);
+        }
+        if (d.valueLen[l]! > lim.maxLabelValueLength) {
+          const name = new TextDecoder().decode(buf.subarray(d.nameOff[l]!, d.nameOff[l]! + Math.min(d.nameLen[l]!, 100)));
+          throw new SluiceError(ErrorCode.BadRequest, `value of label ${JSON.stringify(name)} has ${d.valueLen[l]} bytes, over the limit of ${lim.maxLabelValueLength} (max_label_value_length)`);
+        }
+      }
+    }
+  }
+
+  /** invalidLabels returns why a label set is invalid, or '' (Thanos: conflict, not 400). */
+  private invalidLabels(d: WriteRequestDecoder, buf: Uint8Array, l0: number, l1: number): string {
+    if (l1 === l0) return 'label set is empty';
+    for (let l = l0; l < l1; l++) {
+      if (d.nameLen[l] === 0 || d.valueLen[l] === 0) return 'label set contains a label with empty name or value';
+      if (l > l0) {
+        const c = compareBytes(buf, d.nameOff[l - 1]!, d.nameLen[l - 1]!, d.nameOff[l]!, d.nameLen[l]!);
+        if (c === 0) return 'label set contains duplicate label names';
+        if (c > 0) return 'label set is not sorted by name';
+      }
+    }
+    return '';
+  }
+}
+
+/** putLen writes a uvarint length (< 2^21) and returns the new offset. */
+function putLen(out: Uint8Array, p: number, v: number): number {
+  if (v < 0x80) { out[p] = v; return p + 1; }
+  if (v < 0x4000) { out[p] = (v & 0x7f) | 0x80; out[p + 1] = v >>> 7; return p + 2; }
+  out[p] = (v & 0x7f) | 0x80; out[p + 1] = ((v >>> 7) & 0x7f) | 0x80; out[p + 2] = v >>> 14;
+  return p + 3;
+}
+
+/** compareBytes compares two byte ranges of `buf` lexicographically. */
+function compareBytes(buf: Uint8Array, a: number, al: number, b: number, bl: number): number {
+  const n = Math.min(al, bl);
+  for (let i = 0; i < n; i++) {
+    const d = buf[a + i]! - buf[b + i]!;
+    if (d !== 0) return d;
+  }
+  return al - bl;
+}

@@ -1,0 +1,184 @@
+/**
+ * Flags of `sluice receive`. Names and defaults follow `thanos receive`, so a Thanos Receive
+ * StatefulSet runs unchanged. A Thanos flag Sluice does not implement yet is refused at start with
+ * `not supported yet: <flag>`; it is never silently ignored.
+ */
+import { ConfigError } from '../errors.js';
+import { availableCpus } from '../util/cpus.js';
+
+/** FlagSpec describes one flag. */
+interface FlagSpec {
+  name: string;
+  help: string;
+  default?: string;
+  repeatable?: boolean;
+  boolean?: boolean;
+  /** Checks a value; returns an error message or ''. */
+  check?: (v: string) => string;
+}
+
+const hostPort = (v: string): string => (/^[^\s]*:\d{1,5}$/.test(v) ? '' : `expected host:port, got ${JSON.stringify(v)}`);
+const duration = (v: string): string => (parseDuration(v) === undefined ? `expected a duration like 2h or 30s, got ${JSON.stringify(v)}` : '');
+
+/** FLAGS lists every flag Sluice implements. */
+export const FLAGS: FlagSpec[] = [
+  { name: 'remote-write.address', default: '0.0.0.0:19291', check: hostPort, help: 'Address to listen on for remote-write requests (POST /api/v1/receive and /api/v1/write).' },
+  { name: 'http-address', default: '0.0.0.0:10902', check: hostPort, help: 'Address for /metrics, /-/healthy, /-/ready and the HTTP read API.' },
+  { name: 'grpc-address', default: '0.0.0.0:10901', check: hostPort, help: 'Address reserved for the Thanos StoreAPI (gRPC); validated, not served yet.' },
+  { name: 'http-grace-period', default: '2m', check: duration, help: 'Time to wait for in-flight requests after SIGTERM before exiting.' },
+  { name: 'tsdb.path', default: './data', help: 'Data directory.' },
+  { name: 'tsdb.block-duration', default: '2h', check: duration, help: 'Block length; head chunks never cross a multiple of it.' },
+  { name: 'label', repeatable: true, help: 'External label key="value" of this receiver (repeatable).', check: (v) => (parseLabelFlag(v) ? '' : `expected key="value", got ${JSON.stringify(v)}`) },
+  { name: 'receive.tenant-header', default: 'THANOS-TENANT', help: 'HTTP header that names the tenant of a write or read request.' },
+  { name: 'receive.default-tenant-id', default: 'default-tenant', help: 'Tenant of requests without a tenant header.' },
+  { name: 'receive.tenant-label-name', default: 'tenant_id', help: 'External label that carries the tenant in blocks and query results.' },
+  { name: 'receive.replication-factor', default: '1', help: 'Copies of each series; only 1 is supported until replication lands.' },
+  { name: 'receive.shards', default: '', help: 'Shard (worker thread) count; default: the CPUs this process may use (cgroup quota aware).' },
+  { name: 'receive.ring-bytes', default: '8388608', help: 'Bytes of each shard\'s write ring (power of two).' },
+  { name: 'log.level', default: 'info', help: 'debug, info, warn or error.', check: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? '' : `unknown log level ${v}`) },
+  { name: 'log.format', default: 'logfmt', help: 'logfmt or json.', check: (v) => (['logfmt', 'json'].includes(v) ? '' : `unknown log format ${v}`) },
+];
+
+/** NOT_YET lists Thanos Receive flags that are refused until the feature exists. */
+export const NOT_YET = [
+  'receive.hashrings-file', 'receive.hashrings', 'receive.hashrings-algorithm', 'receive.hashrings-file-refresh-interval',
+  'receive.local-endpoint', 'receive.replica-header', 'receive.split-tenant-label-name', 'receive.tenant-certificate-field',
+  'receive.replication-protocol', 'receive.capnproto-address', 'receive.grpc-compression', 'receive.forward.async-workers',
+  'receive.grpc-service-config', 'receive.relabel-config', 'receive.relabel-config-file', 'receive.limits-config',
+  'receive.limits-config-file', 'receive-forward-timeout', 'receive.otlp-enable-target-info', 'receive.otlp-promote-resource-attributes',
+  'objstore.config', 'objstore.config-file', 'shipper.upload-concurrency', 'tsdb.retention', 'tsdb.too-far-in-future.time-window',
+  'tsdb.out-of-order.time-window', 'tsdb.out-of-order.cap-max', 'tsdb.max-retention-bytes', 'tsdb.wal-compression', 'tsdb.no-lockfile',
+  'tsdb.max-exemplars', 'tsdb.enable-native-histograms', 'tsdb.allow-overlapping-blocks', 'tsdb.head.expanded-postings-cache-size',
+  'tsdb.block.expanded-postings-cache-size', 'tsdb.memory-snapshot-on-shutdown', 'tracing.config', 'tracing.config-file',
+  'http.config', 'grpc-server-tls-cert', 'grpc-server-tls-key', 'grpc-server-tls-client-ca', 'grpc-server-max-connection-age',
+  'grpc-grace-period', 'remote-write.server-tls-cert', 'remote-write.server-tls-key', 'remote-write.server-tls-client-ca',
+  'remote-write.client-tls-cert', 'remote-write.client-tls-key', 'remote-write.client-tls-ca', 'remote-write.client-server-name',
+  'store.limits.request-series', 'store.limits.request-samples', 'enable-auto-gomemlimit', 'request.logging-config',
+  'request.logging-config-file', 'hash-func', 'matcher-cache-size', 'query.replica-label',
+];
+
+/** ReceiveFlags is the parsed flag set: single values and repeatables. */
+export interface ReceiveFlags {
+  values: Map<string, string>;
+  labels: [string, string][];
+}
+
+/** parseLabelFlag parses key="value" (quotes optional); undefined if malformed. */
+export function parseLabelFlag(v: string): [string, string] | undefined {
+  const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(?:"((?:[^"\\]|\\.)*)"|([^"]*))$/.exec(v);
+  if (!m) return undefined;
+  const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+  return [m[1]!, value];
+}
+
+/** parseDuration parses Prometheus durations (1h30m, 15s, 500ms, 2d, 1w, 1y) into ms. */
+export function parseDuration(s: string): number | undefined {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000, y: 31536000000 };
+  if (s === '0') return 0;
+  const re = /(\d+)(ms|s|m|h|d|w|y)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) !== null) { total += Number(m[1]) * units[m[2]!]!; pos = re.lastIndex; }
+  return pos === s.length && pos > 0 ? total : undefined;
+}
+
+/** parseReceiveFlags parses argv (without the subcommand) or throws ConfigError. */
+export function parseReceiveFlags(argv: string[]): ReceiveFlags {
+  const values = new Map<string, string>();
+  const labels: [string, string][] = [];
+  const specs = new Map(FLAGS.map((f) => [f.name, f]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (NOT_YET.includes(name)) throw new ConfigError(`not supported yet: --${name}`);
+    const spec = specs.get(name);
+    if (!spec) throw new ConfigError(`unknown flag: --${name} (see sluice receive --help)`);
+    let value: string;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (spec.boolean) value = 'true';
+    else {
+      const next = argv[++i];
+      if (next === undefined) throw new ConfigError(`flag --${name} needs a value`);
+      value = next;
+    }
+    const err = spec.check?.(value) ?? '';
+    if (err) throw new ConfigError(`--${name}: ${err}`);
+    if (spec.repeatable) {
+      if (name === 'label') labels.push(parseLabelFlag(value)!);
+    } else values.set(name, value);
+  }
+  for (const f of FLAGS) if (!values.has(f.name) && f.default !== undefined && !f.repeatable) values.set(f.name, f.default);
+  const rf = values.get('receive.replication-factor')!;
+  if (rf !== '1') throw new ConfigError(`not supported yet: --receive.replication-factor=${rf} (replication needs hashrings)`);
+  return { values, labels };
+}
+
+/** ReceiveConfig is the typed configuration derived from flags. */
+export interface ReceiveConfig {
+  remoteWriteAddress: { host: string; port: number };
+  httpAddress: { host: string; port: number };
+  grpcAddress: { host: string; port: number };
+  httpGracePeriodMs: number;
+  tsdbPath: string;
+  blockDurationMs: number;
+  externalLabels: [string, string][];
+  tenantHeader: string;
+  defaultTenant: string;
+  tenantLabelName: string;
+  shards: number;
+  ringBytes: number;
+  logLevel: string;
+  logFormat: string;
+}
+
+function splitHostPort(v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  let host = v.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(v.slice(i + 1)) };
+}
+
+/** toConfig turns parsed flags into a ReceiveConfig. */
+export function toConfig(f: ReceiveFlags): ReceiveConfig {
+  const v = (k: string): string => f.values.get(k)!;
+  const shardsFlag = v('receive.shards');
+  const shards = shardsFlag === '' ? availableCpus() : Number(shardsFlag);
+  if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw new ConfigError(`--receive.shards: expected 1..256, got ${shardsFlag}`);
+  const ringBytes = Number(v('receive.ring-bytes'));
+  if (!Number.isInteger(ringBytes) || ringBytes < 65536 || (ringBytes & (ringBytes - 1)) !== 0) {
+    throw new ConfigError(`--receive.ring-bytes: expected a power of two ≥ 65536, got ${v('receive.ring-bytes')}`);
+  }
+  const tenant = v('receive.default-tenant-id');
+  if (tenant === '' || tenant.includes('/') || tenant === '.' || tenant === '..') throw new ConfigError(`--receive.default-tenant-id: invalid tenant ${JSON.stringify(tenant)}`);
+  return {
+    remoteWriteAddress: splitHostPort(v('remote-write.address')),
+    httpAddress: splitHostPort(v('http-address')),
+    grpcAddress: splitHostPort(v('grpc-address')),
+    httpGracePeriodMs: parseDuration(v('http-grace-period'))!,
+    tsdbPath: v('tsdb.path'),
+    blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
+    externalLabels: f.labels,
+    tenantHeader: v('receive.tenant-header'),
+    defaultTenant: tenant,
+    tenantLabelName: v('receive.tenant-label-name'),
+    shards,
+    ringBytes,
+    logLevel: v('log.level'),
+    logFormat: v('log.format'),
+  };
+}
+
+/** helpText renders `sluice receive --help`. */
+export function helpText(): string {
+  const lines = ['usage: sluice receive [flags]', '', 'Accepts Prometheus remote-write and keeps it in per-core shards.', '', 'Flags:'];
+  for (const f of FLAGS) {
+    const def = f.repeatable ? ' (repeatable)' : f.default !== undefined ? ` (default: ${JSON.stringify(f.default)})` : '';
+    lines.push(`  --${f.name}${def}`, `      ${f.help}`);
+  }
+  lines.push('', 'Thanos Receive flags refused until implemented (start fails with "not supported yet: <flag>"):');
+  for (let i = 0; i < NOT_YET.length; i += 3) lines.push('  ' + NOT_YET.slice(i, i + 3).map((n) => `--${n}`).join('  '));
+  return lines.join('\n');
+}

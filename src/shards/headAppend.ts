@@ -1,0 +1,192 @@
+/**
+ * appendBatch applies one batch record from the write ring to the head, sample by sample, with
+ * Prometheus' rules: a timestamp older than the series' last one is out of order; the same
+ * timestamp with other value bits is a duplicate; the same timestamp with the same bits is
+ * accepted silently. Rejected samples are counted per class, never thrown; the valid rest is
+ * written.
+ *
+ * Hot path: no allocation per sample or per existing series. The chunk seqlock protocol that lets
+ * other threads read the head is in headView.ts; every change of CHUNK_PTR / CLOSED_PTR below is
+ * bracketed by seqlockBegin/End (do not reorder).
+ */
+import {
+  ARENA_SEG_SHIFT, BATCH_HEADER_BYTES, CHUNK_SLOT_CLASSES, CLOSED_CHUNK_HEADER_BYTES, MAX_BYTES_PER_XOR_CHUNK,
+  SAMPLES_PER_CHUNK, SAMPLE_BYTES, SERIES_HEADER_BYTES, SERIES_XOR_STATE_OFFSET, SeriesF64, SeriesI32,
+} from '../sharedmem/layout.js';
+import { offsetOf, slotClassFor } from '../sharedmem/arena.js';
+import { byteBase, f64Base, i32Base, type SeriesSegment } from '../sharedmem/seriesTable.js';
+import { xorAppend, xorByteLength, xorNumSamples, xorStateInit } from '../chunkenc/xor.js';
+import type { Head } from './head.js';
+
+/** BatchResult counts what one batch did; reused between batches. */
+export interface BatchResult {
+  seq: number;
+  appended: number;
+  duplicate: number;
+  outOfOrder: number;
+  newSeries: number;
+  tenant: number;
+}
+
+const utf8 = new TextDecoder();
+
+/** BatchViews are the typed views of the ring's data buffer. */
+export interface BatchViews {
+  bytes: Uint8Array;
+  u32: Uint32Array;
+  f64: Float64Array;
+}
+
+/**
+ * appendBatch reads the batch at byte offset `pos` of the ring and appends it to `head`.
+ * Returns the record's byte length.
+ */
+export function appendBatch(head: Head, v: BatchViews, pos: number, out: BatchResult): number {
+  const u32 = v.u32;
+  const w = pos >>> 2;
+  const byteLength = u32[w + 1]!;
+  out.seq = u32[w + 2]! | 0;
+  const seriesCount = u32[w + 3]!;
+  const tenantLen = u32[w + 4]!;
+  const tenantName = utf8.decode(v.bytes.subarray(pos + BATCH_HEADER_BYTES, pos + BATCH_HEADER_BYTES + tenantLen));
+  const tenant = head.tenantId(tenantName);
+  out.tenant = tenant;
+  out.appended = 0; out.duplicate = 0; out.outOfOrder = 0; out.newSeries = 0;
+  let p = (pos + BATCH_HEADER_BYTES + tenantLen + 7) & ~7;
+  for (let s = 0; s < seriesCount; s++) {
+    const sw = p >>> 2;
+    const hashLo = u32[sw]! | 0;
+    const hashHi = u32[sw + 1]! | 0;
+    const labelBytes = u32[sw + 2]!;
+    const sampleCount = u32[sw + 3]!;
+    const labOff = p + SERIES_HEADER_BYTES;
+    let ref = head.lookup(tenant, hashLo, hashHi, v.bytes, labOff, labelBytes);
+    if (ref === -1) {
+      ref = head.create(tenant, hashLo, hashHi, v.bytes, labOff, labelBytes);
+      out.newSeries++;
+    }
+    p = (labOff + labelBytes + 7) & ~7;
+    appendSamples(head, ref, v, p, sampleCount, out);
+    p += sampleCount * SAMPLE_BYTES;
+  }
+  return byteLength;
+}
+
+function appendSamples(head: Head, ref: number, v: BatchViews, p: number, n: number, out: BatchResult): void {
+  const seg = head.series.seg(ref);
+  const i32 = seg.i32;
+  const f64 = seg.f64;
+  const b = i32Base(ref);
+  const f = f64Base(ref);
+  const so = byteBase(ref) + SERIES_XOR_STATE_OFFSET;
+  const u32 = v.u32;
+  for (let k = 0; k < n; k++, p += SAMPLE_BYTES) {
+    const t = v.f64[p >>> 3]!;
+    const vLo = u32[(p >>> 2) + 2]! | 0;
+    const vHi = u32[(p >>> 2) + 3]! | 0;
+    const lastT = f64[f + SeriesF64.LAST_T]!;
+    if (t <= lastT) {
+      if (t < lastT) out.outOfOrder++;
+      else if (i32[b + SeriesI32.LAST_V_LO] !== vLo || i32[b + SeriesI32.LAST_V_HI] !== vHi) out.duplicate++;
+      continue;
+    }
+    let cptr = i32[b + SeriesI32.CHUNK_PTR]!;
+    if (cptr !== 0) {
+      const full = xorNumSamples(i32, so) >= SAMPLES_PER_CHUNK || xorByteLength(i32, so) >= MAX_BYTES_PER_XOR_CHUNK;
+      const dur = head.opts.blockDurationMs;
+      const chunkMint = f64[f + SeriesF64.CHUNK_MINT]!;
+      if (full || t >= Math.floor(chunkMint / dur) * dur + dur) {
+        closeChunk(head, seg, ref);
+        cptr = 0;
+      }
+    }
+    if (cptr === 0) {
+      openChunk(head, seg, ref, t);
+      cptr = i32[b + SeriesI32.CHUNK_PTR]!;
+    }
+    for (;;) {
+      const data = head.arena.segmentOf(cptr);
+      if (xorAppend(f64, i32, so, data, offsetOf(cptr), i32[b + SeriesI32.CHUNK_CAP]!, t, vLo, vHi)) break;
+      cptr = growChunk(head, seg, ref);
+    }
+    f64[f + SeriesF64.LAST_T] = t;
+    i32[b + SeriesI32.LAST_V_LO] = vLo;
+    i32[b + SeriesI32.LAST_V_HI] = vHi;
+    if (f64[f + SeriesF64.FIRST_T]! > t) f64[f + SeriesF64.FIRST_T] = t;
+    out.appended++;
+  }
+}
+
+/** seqlockBegin marks the series' chunk pointers as changing (odd). */
+function seqlockBegin(i32: Int32Array, b: number): void {
+  Atomics.add(i32, b + SeriesI32.SEQLOCK, 1);
+}
+
+/** seqlockEnd publishes the change (even again). */
+function seqlockEnd(i32: Int32Array, b: number): void {
+  Atomics.add(i32, b + SeriesI32.SEQLOCK, 1);
+}
+
+function openChunk(head: Head, seg: SeriesSegment, ref: number, t: number): void {
+  const b = i32Base(ref);
+  const addr = head.arena.allocSlot(0);
+  xorStateInit(seg.f64, seg.i32, byteBase(ref) + SERIES_XOR_STATE_OFFSET);
+  const data = head.arena.segmentOf(addr);
+  const off = offsetOf(addr);
+  data[off] = 0;
+  data[off + 1] = 0;
+  seqlockBegin(seg.i32, b);
+  seg.f64[f64Base(ref) + SeriesF64.CHUNK_MINT] = t;
+  seg.i32[b + SeriesI32.CHUNK_CAP] = CHUNK_SLOT_CLASSES[0];
+  seg.i32[b + SeriesI32.CHUNK_PTR] = addr;
+  seqlockEnd(seg.i32, b);
+}
+
+/** growChunk moves the open chunk into the next size class and returns its new address. */
+function growChunk(head: Head, seg: SeriesSegment, ref: number): number {
+  const b = i32Base(ref);
+  const i32 = seg.i32;
+  const old = i32[b + SeriesI32.CHUNK_PTR]!;
+  const cap = i32[b + SeriesI32.CHUNK_CAP]!;
+  const cls = slotClassFor(cap);
+  if (cls + 1 >= CHUNK_SLOT_CLASSES.length) throw new RangeError(`head chunk of series ${ref} outgrew ${cap} bytes`);
+  const addr = head.arena.allocSlot(cls + 1);
+  const used = xorByteLength(i32, byteBase(ref) + SERIES_XOR_STATE_OFFSET);
+  const src = head.arena.segmentOf(old);
+  const dst = head.arena.segmentOf(addr);
+  const so = offsetOf(old);
+  dst.set(src.subarray(so, so + Math.min(used + 1, cap)), offsetOf(addr));
+  seqlockBegin(i32, b);
+  i32[b + SeriesI32.CHUNK_PTR] = addr;
+  i32[b + SeriesI32.CHUNK_CAP] = CHUNK_SLOT_CLASSES[cls + 1]!;
+  seqlockEnd(i32, b);
+  head.arena.freeSlot(old, cls);
+  return addr;
+}
+
+/** closeChunk copies the open chunk into an exact-size closed chunk linked from the series. */
+function closeChunk(head: Head, seg: SeriesSegment, ref: number): void {
+  const b = i32Base(ref);
+  const f = f64Base(ref);
+  const i32 = seg.i32;
+  const old = i32[b + SeriesI32.CHUNK_PTR]!;
+  const cap = i32[b + SeriesI32.CHUNK_CAP]!;
+  const len = xorByteLength(i32, byteBase(ref) + SERIES_XOR_STATE_OFFSET);
+  const addr = head.arena.alloc(CLOSED_CHUNK_HEADER_BYTES + len);
+  const dv = head.arena.views[addr >>> ARENA_SEG_SHIFT]!;
+  const off = offsetOf(addr);
+  dv.setFloat64(off, seg.f64[f + SeriesF64.CHUNK_MINT]!, true);
+  dv.setFloat64(off + 8, seg.f64[f + SeriesF64.LAST_T]!, true);
+  dv.setInt32(off + 16, i32[b + SeriesI32.CLOSED_PTR]!, true);
+  dv.setInt32(off + 20, len, true);
+  const src = head.arena.segmentOf(old);
+  const so = offsetOf(old);
+  head.arena.segmentOf(addr).set(src.subarray(so, so + len), off + CLOSED_CHUNK_HEADER_BYTES);
+  seqlockBegin(i32, b);
+  i32[b + SeriesI32.CLOSED_PTR] = addr;
+  i32[b + SeriesI32.NUM_CLOSED] = i32[b + SeriesI32.NUM_CLOSED]! + 1;
+  i32[b + SeriesI32.CHUNK_PTR] = 0;
+  i32[b + SeriesI32.CHUNK_CAP] = 0;
+  seqlockEnd(i32, b);
+  head.arena.freeSlot(old, slotClassFor(cap));
+}

@@ -1,0 +1,33 @@
+/**
+ * Messages between the main thread and a shard thread (the control path). Sample data never
+ * travels here: it goes through the write ring (src/sharedmem/ring.ts).
+ */
+import type { RingBuffers } from '../sharedmem/ring.js';
+import type { SelectQuery } from './headRead.js';
+import type { ErrorCode } from '../errors.js';
+
+/** ShardInit is the worker's workerData. */
+export interface ShardInit {
+  index: number;
+  ring: RingBuffers;
+  stats: SharedArrayBuffer;
+  blockDurationMs: number;
+}
+
+/** Queries the main thread sends; answered with a ShardReply of the same id. */
+export type ShardQuery =
+  | { type: 'query'; id: number; op: 'series'; q: SelectQuery }
+  | { type: 'query'; id: number; op: 'labelNames'; q: SelectQuery }
+  | { type: 'query'; id: number; op: 'labelValues'; name: string; q: SelectQuery }
+  | { type: 'query'; id: number; op: 'refs'; q: SelectQuery };
+
+/** Messages to a shard. */
+export type ToShard = ShardQuery | { type: 'stop' };
+
+/** Messages from a shard. */
+export type FromShard =
+  | { type: 'segment'; kind: 'series' | 'arena'; index: number; sab: SharedArrayBuffer }
+  | { type: 'ready' }
+  | { type: 'reply'; id: number; result: unknown }
+  | { type: 'reply'; id: number; error: { code: ErrorCode; message: string } }
+  | { type: 'stopped' };

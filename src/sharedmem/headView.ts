@@ -1,0 +1,93 @@
+/**
+ * HeadView reads a shard's head from any thread, without asking the shard: series labels and
+ * chunk bytes straight from the SharedArrayBuffer segments the shard announced.
+ *
+ * Reading protocol (seqlock per series): read SEQLOCK with Atomics.load; if odd, retry; read the
+ * chunk pointers and copy the bytes; read SEQLOCK again; if it changed, the shard moved or closed
+ * the chunk meanwhile, so retry. Closed chunks are immutable once linked, so only the open chunk
+ * needs the check. Bytes of the open chunk beyond its published sample count are ignored by the
+ * XOR iterator (the shard writes bits before it bumps the count).
+ */
+import { ArenaView, offsetOf } from './arena.js';
+import { SeriesTableView, i32Base, f64Base } from './seriesTable.js';
+import { ARENA_SEG_SHIFT, CLOSED_CHUNK_HEADER_BYTES, SeriesF64, SeriesI32 } from './layout.js';
+import { decodeLabelBlob, type Labels } from '../model/labels.js';
+
+/** ChunkCopy is one chunk's XOR bytes (with the 2-byte count header) and its time range. */
+export interface ChunkCopy {
+  minT: number;
+  maxT: number;
+  data: Uint8Array;
+}
+
+const MAX_RETRIES = 1000;
+
+/** HeadView is a read-only window on one shard's head. */
+export class HeadView {
+  readonly series = new SeriesTableView();
+  readonly arena = new ArenaView();
+
+  /** addSegment registers a segment announced by the shard. */
+  addSegment(kind: 'series' | 'arena', index: number, sab: SharedArrayBuffer): void {
+    if (kind === 'series') this.series.addSegment(index, sab);
+    else this.arena.addSegment(index, sab);
+  }
+
+  /** labels returns the label set of series `ref` (immutable after creation: no lock needed). */
+  labels(ref: number): Labels {
+    const seg = this.series.seg(ref);
+    const b = i32Base(ref);
+    const addr = Atomics.load(seg.i32, b + SeriesI32.LABELS_PTR);
+    const len = seg.i32[b + SeriesI32.LABELS_LEN]!;
+    const bytes = this.arena.copy(addr, len);
+    return decodeLabelBlob(bytes, 0, len);
+  }
+
+  /** timeRange returns [first, last] sample timestamps of series `ref`. */
+  timeRange(ref: number): [number, number] {
+    const seg = this.series.seg(ref);
+    const f = f64Base(ref);
+    return [seg.f64[f + SeriesF64.FIRST_T]!, seg.f64[f + SeriesF64.LAST_T]!];
+  }
+
+  /**
+   * chunks copies every chunk of series `ref` overlapping [mint, maxt], oldest first.
+   * Throws after MAX_RETRIES torn reads (the shard would have to be moving this one chunk
+   * continuously), which callers report as unavailable.
+   */
+  chunks(ref: number, mint = -Infinity, maxt = Infinity): ChunkCopy[] {
+    const seg = this.series.seg(ref);
+    const b = i32Base(ref);
+    const f = f64Base(ref);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const v1 = Atomics.load(seg.i32, b + SeriesI32.SEQLOCK);
+      if (v1 & 1) continue;
+      const out: ChunkCopy[] = [];
+      const cptr = seg.i32[b + SeriesI32.CHUNK_PTR]!;
+      const ccap = seg.i32[b + SeriesI32.CHUNK_CAP]!;
+      const cmint = seg.f64[f + SeriesF64.CHUNK_MINT]!;
+      const lastT = seg.f64[f + SeriesF64.LAST_T]!;
+      let closed = seg.i32[b + SeriesI32.CLOSED_PTR]!;
+      let open: ChunkCopy | undefined;
+      if (cptr !== 0 && cmint <= maxt && lastT >= mint) {
+        open = { minT: cmint, maxT: lastT, data: this.arena.copy(cptr, ccap) };
+      }
+      if (Atomics.load(seg.i32, b + SeriesI32.SEQLOCK) !== v1) continue;
+      while (closed !== 0) {
+        const dv = this.arena.views[closed >>> ARENA_SEG_SHIFT]!;
+        const off = offsetOf(closed);
+        const minT = dv.getFloat64(off, true);
+        const maxT = dv.getFloat64(off + 8, true);
+        const prev = dv.getInt32(off + 16, true);
+        const len = dv.getInt32(off + 20, true);
+        if (maxT < mint) break;
+        if (minT <= maxt) out.push({ minT, maxT, data: this.arena.copy(closed + CLOSED_CHUNK_HEADER_BYTES, len) });
+        closed = prev;
+      }
+      out.reverse();
+      if (open) out.push(open);
+      return out;
+    }
+    throw new Error(`series ${ref}: chunk kept changing during ${MAX_RETRIES} reads`);
+  }
+}

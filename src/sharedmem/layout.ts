@@ -1,0 +1,163 @@
+/**
+ * Shared-memory layout: every slot, sentinel and size that two threads agree on lives here and
+ * nowhere else. Two kinds of SharedArrayBuffer exist:
+ *
+ *   1. A write ring per shard (gateway → shard), with a control block and a byte ring.
+ *   2. Head memory owned by a shard (series table segments, byte arena segments) that other
+ *      threads may read, never write.
+ *
+ * Counters written by different threads sit in their own 64-byte line (no false sharing).
+ * All ring indexes are Int32 slots so Atomics.wait / waitAsync / notify work on them.
+ */
+
+/** CACHE_LINE is the distance between two slots written by different threads, in bytes. */
+export const CACHE_LINE = 64;
+const I32_PER_LINE = CACHE_LINE / 4;
+
+/**
+ * RingCtl names the Int32 slots of a ring's control block. Each sits on its own cache line.
+ *
+ *   line 0  HEAD      producer: bytes written, mod 2^31 wrap handled as offsets into data
+ *   line 1  TAIL      consumer: bytes consumed
+ *   line 2  STATE     shard state word (ShardState)
+ *   line 3  DONE_SEQ  consumer: sequence number of the last batch fully appended
+ *   line 4  WAKE      producer bumps + notifies after publishing (the consumer waits on it)
+ */
+export const RingCtl = {
+  HEAD: 0 * I32_PER_LINE,
+  TAIL: 1 * I32_PER_LINE,
+  STATE: 2 * I32_PER_LINE,
+  DONE_SEQ: 3 * I32_PER_LINE,
+  WAKE: 4 * I32_PER_LINE,
+} as const;
+
+/** RING_CTL_BYTES is the size of a ring's control block. */
+export const RING_CTL_BYTES = 5 * CACHE_LINE;
+
+/** ShardState values stored in RingCtl.STATE; waiters check it after every wake. */
+export const ShardState = {
+  STARTING: 0,
+  RUNNING: 1,
+  DRAINING: 2,
+  STOPPED: -1,
+  FAILED: -2,
+} as const;
+export type ShardState = (typeof ShardState)[keyof typeof ShardState];
+
+/**
+ * Batch records in the byte ring. Every record starts 8-byte aligned with a header of
+ * BATCH_HEADER_BYTES; a WRAP record (kind 0) tells the consumer to continue at offset 0.
+ *
+ *   u32 kind (BatchKind)  u32 byteLength (whole record, multiple of 8)
+ *   u32 seq               u32 seriesCount
+ *   u32 tenantLen         tenant bytes, padded to 8
+ *   series records…
+ *
+ * Series record (8-aligned):
+ *   u32 hashLo  u32 hashHi  u32 labelBytes  u32 sampleCount
+ *   labelBytes of labels: per label uvarint nameLen, name, uvarint valueLen, value; pad to 8
+ *   sampleCount × (f64 timestamp ms, u32 value low word, u32 value high word)
+ */
+export const BatchKind = { WRAP: 0, APPEND: 1 } as const;
+export const BATCH_HEADER_BYTES = 20;
+export const SERIES_HEADER_BYTES = 16;
+export const SAMPLE_BYTES = 16;
+
+/** Per-batch results are published in a ring of RESULT_SLOTS slots, indexed by seq. */
+export const RESULT_SLOTS = 1024;
+/**
+ * ResultSlot names the Int32 fields of one result slot (RESULT_SLOT_I32 words each).
+ * The consumer fills the slot before it advances DONE_SEQ past seq.
+ */
+export const ResultSlot = {
+  SEQ: 0,
+  APPENDED: 1,
+  DUPLICATE: 2,
+  OUT_OF_ORDER: 3,
+  NEW_SERIES: 4,
+  TOO_OLD: 5,
+} as const;
+export const RESULT_SLOT_I32 = 8;
+export const RESULT_BYTES = RESULT_SLOTS * RESULT_SLOT_I32 * 4;
+
+/**
+ * Shard statistics block (Int32/Float64 slots the shard writes and /metrics reads).
+ * Float64 slots so counters do not overflow; each shard owns the whole block.
+ */
+export const StatSlot = {
+  SERIES: 0,
+  SAMPLES_APPENDED: 1,
+  DUPLICATE: 2,
+  OUT_OF_ORDER: 3,
+  BATCHES: 4,
+  ARENA_BYTES: 5,
+  CHUNKS: 6,
+  TOO_OLD: 7,
+} as const;
+export const STAT_SLOTS = 16;
+export const STAT_BYTES = STAT_SLOTS * 8;
+
+/**
+ * Series table. Series refs are dense integers; record i lives in segment i >> SERIES_SEG_SHIFT.
+ * One record is SERIES_RECORD_BYTES bytes (seriesTable.ts), viewed as Int32 and Float64 words:
+ *
+ *   i32[0]  SEQLOCK     even = stable, odd = the shard is moving the head chunk or closing it
+ *   i32[1]  TENANT      tenant id (shard-local)
+ *   i32[2]  LABELS_PTR  arena address of the label blob
+ *   i32[3]  LABELS_LEN  bytes of the label blob
+ *   i32[4]  CHUNK_PTR   arena address of the open head chunk (XOR bytes incl. 2-byte count), 0 = none
+ *   i32[5]  CHUNK_CAP   bytes reserved at CHUNK_PTR
+ *   i32[6]  CLOSED_PTR  arena address of the newest closed chunk (0 = none); each links to the older
+ *   i32[7]  LAST_V_LO   low word of the last value's bits (duplicate check)
+ *   i32[8]  LAST_V_HI   high word
+ *   i32[9]  NUM_CLOSED  closed chunks in the list
+ *   i32[10] HASH_LO     low word of the series hash (xxhash64 of tenant and labels)
+ *   i32[11] HASH_HI     high word
+ *   f64[6]  CHUNK_MINT  first timestamp of the open chunk
+ *   f64[7]  LAST_T      last appended timestamp
+ *   f64[8]  FIRST_T     first timestamp the head holds for the series
+ *   bytes SERIES_XOR_STATE_OFFSET…  XOR appender state (src/chunkenc/xor.ts), 8-aligned
+ */
+export const SeriesI32 = {
+  SEQLOCK: 0,
+  TENANT: 1,
+  LABELS_PTR: 2,
+  LABELS_LEN: 3,
+  CHUNK_PTR: 4,
+  CHUNK_CAP: 5,
+  CLOSED_PTR: 6,
+  LAST_V_LO: 7,
+  LAST_V_HI: 8,
+  NUM_CLOSED: 9,
+  HASH_LO: 10,
+  HASH_HI: 11,
+} as const;
+export const SeriesF64 = {
+  CHUNK_MINT: 6,
+  LAST_T: 7,
+  FIRST_T: 8,
+} as const;
+export const SERIES_XOR_STATE_OFFSET = 72;
+export const SERIES_SEG_SHIFT = 16;
+export const SERIES_PER_SEGMENT = 1 << SERIES_SEG_SHIFT;
+
+/**
+ * Closed chunk header in the arena, followed by the chunk bytes (XOR with 2-byte count header):
+ *   f64 minT  f64 maxT  i32 prevPtr (older closed chunk, 0 = none)  i32 byteLength
+ */
+export const CLOSED_CHUNK_HEADER_BYTES = 24;
+
+/**
+ * Byte arena. Addresses are i32: segment index in the high bits, byte offset in the low
+ * ARENA_SEG_SHIFT bits. Address 0 is never handed out (segment 0 starts with a reserved word),
+ * so 0 means "none".
+ */
+export const ARENA_SEG_SHIFT = 24;
+export const ARENA_SEGMENT_BYTES = 1 << ARENA_SEG_SHIFT;
+export const ARENA_MAX_SEGMENTS = 1 << (31 - ARENA_SEG_SHIFT);
+
+/** Head-chunk slot size classes in bytes; a chunk grows into the next class when full. */
+export const CHUNK_SLOT_CLASSES = [32, 64, 128, 256, 512, 1024, 1152] as const;
+/** Prometheus cuts a head chunk at 120 samples; XOR chunks are kept ≤ 1024 bytes of data. */
+export const SAMPLES_PER_CHUNK = 120;
+export const MAX_BYTES_PER_XOR_CHUNK = 1024;
