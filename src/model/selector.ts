@@ -4,7 +4,7 @@
  * The full PromQL grammar lives in src/query; this is the small subset the metadata endpoints need.
  */
 import { ErrorCode, SluiceError } from '../errors.js';
-import { MatchType, type Matcher } from './matchers.js';
+import { MatchType, compileMatcher, type Matcher } from './matchers.js';
 
 const NAME_START = /[a-zA-Z_:]/;
 const NAME_CHAR = /[a-zA-Z0-9_:]/;
@@ -88,12 +88,7 @@ export function parseSelector(input: string): Matcher[] {
   if (p !== s.length) bad(`parse error at char ${p + 1}: unexpected ${JSON.stringify(s.slice(p, p + 10))}`);
   if (matchers.length === 0) bad('parse error: vector selector must contain at least one non-empty matcher');
   // Prometheus refuses selectors in which every matcher matches the empty string.
-  const nonEmpty = matchers.some((m) => {
-    if (m.type === MatchType.EQ) return m.value !== '';
-    if (m.type === MatchType.NEQ) return m.value === '';
-    const re = new RegExp(`^(?:${m.value})$`, 's');
-    return m.type === MatchType.RE ? !re.test('') : re.test('');
-  });
+  const nonEmpty = matchers.map(compileMatcher).some((m) => !m.matches(''));
   if (!nonEmpty) bad('vector selector must contain at least one non-empty matcher');
   return matchers;
 }

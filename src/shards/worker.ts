@@ -81,6 +81,8 @@ async function loop(): Promise<void> {
   clearInterval(keepAlive);
   Atomics.store(ctl, RingCtl.STATE, ShardState.STOPPED);
   post({ type: 'stopped' });
+  // The message port keeps the thread alive; nothing is left to do.
+  port.unref();
 }
 
 port.on('message', (m: ToShard) => {
