@@ -74,7 +74,9 @@ export class Ingest {
     if (n > this.opts.maxDecompressedBytes) {
       throw new SluiceError(ErrorCode.TooLarge, `decompressed body of ${n} bytes is over the limit of ${this.opts.maxDecompressedBytes} bytes`);
     }
-    const raw = snappyUncompress(body);
+    const out0 = snappyUncompress(body);
+    // A plain Uint8Array view: subarray() on a Buffer builds a FastBuffer, which costs on the hot path.
+    const raw = Object.getPrototypeOf(out0) === Uint8Array.prototype ? out0 : new Uint8Array(out0.buffer, out0.byteOffset, out0.byteLength);
     const d = this.decoder;
     d.decode(raw, raw.length);
     let tb = this.tenantBytes.get(tenant);

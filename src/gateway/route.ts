@@ -31,6 +31,7 @@ export class BatchBuffer {
   bytes = new Uint8Array(64 * 1024);
   u32 = new Uint32Array(this.bytes.buffer);
   f64 = new Float64Array(this.bytes.buffer);
+  u64 = new BigUint64Array(this.bytes.buffer);
   len = 0;
   series = 0;
 
@@ -45,6 +46,7 @@ export class BatchBuffer {
     this.bytes = next;
     this.u32 = new Uint32Array(next.buffer);
     this.f64 = new Float64Array(next.buffer);
+    this.u64 = new BigUint64Array(next.buffer);
   }
 
   /** begin starts a batch for `tenant` (UTF-8 bytes). */
@@ -83,6 +85,8 @@ export class Router {
   readonly shards: number;
   readonly limits: RouteLimits;
   private hashBuf = new Uint8Array(4096);
+  /** One series record (header and label blob) before its shard is known. */
+  private readonly scratch = new BatchBuffer();
   readonly stats: RouteStats = {
     series: 0, samples: 0, invalidSeries: 0, invalidSamples: 0, firstInvalid: '',
     exemplarsDropped: 0, histogramsDropped: 0, metadataDropped: 0,
@@ -104,13 +108,26 @@ export class Router {
     st.series = 0; st.samples = 0; st.invalidSeries = 0; st.invalidSamples = 0; st.firstInvalid = '';
     st.exemplarsDropped = d.exemplarTotal; st.histogramsDropped = d.histogramTotal; st.metadataDropped = d.metadataCount;
     for (const b of this.batches) b.begin(tenant);
-    this.checkLimits(d, buf);
     const n = this.shards;
+    const lim = this.limits;
+    const tlen = tenant.length;
     for (let s = 0; s < d.seriesCount; s++) {
       const l0 = d.labelStart[s]!;
       const l1 = d.labelStart[s + 1]!;
       const s0 = d.sampleStart[s]!;
       const s1 = d.sampleStart[s + 1]!;
+      // Limits fail the whole request (400); nothing reaches a ring before route() returns.
+      if (l1 - l0 > lim.maxLabelNamesPerSeries) {
+        throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
+      }
+      let hlen = tlen + 1;
+      let blobLen = 0;
+      for (let l = l0; l < l1; l++) {
+        const nl = d.nameLen[l]!, vl = d.valueLen[l]!;
+        if (nl > lim.maxLabelNameLength || vl > lim.maxLabelValueLength) this.tooLong(d, buf, l);
+        hlen += nl + vl + 2;
+        blobLen += nl + vl + (nl < 0x80 ? 1 : nl < 0x4000 ? 2 : 3) + (vl < 0x80 ? 1 : vl < 0x4000 ? 2 : 3);
+      }
       if (s1 === s0) continue; // only histograms/exemplars: counted as dropped above
       const why = this.invalidLabels(d, buf, l0, l1);
       if (why !== '') {
@@ -119,24 +136,32 @@ export class Router {
         if (st.firstInvalid === '') st.firstInvalid = why;
         continue;
       }
-      // Hash input: tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)… ; label blob size in passing.
-      let hlen = tenant.length + 1;
-      let blobLen = 0;
-      for (let l = l0; l < l1; l++) {
-        const nl = d.nameLen[l]!, vl = d.valueLen[l]!;
-        hlen += nl + vl + 2;
-        blobLen += nl + vl + (nl < 0x80 ? 1 : nl < 0x4000 ? 2 : 3) + (vl < 0x80 ? 1 : vl < 0x4000 ? 2 : 3);
-      }
       if (hlen > this.hashBuf.length) this.hashBuf = new Uint8Array(hlen * 2);
       const hb = this.hashBuf;
-      hb.set(tenant, 0);
-      let h = tenant.length;
+      // The batch record is written before the shard is known, into a scratch record; see below.
+      const rec = this.scratch;
+      rec.ensure(SERIES_HEADER_BYTES + blobLen + 8);
+      const out = rec.bytes;
+      // One pass over the label bytes fills both the hash input
+      //   tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)…
+      // and the label blob (uvarint len, name, uvarint len, value)…; short strings are copied by
+      // hand (hot path: subarray() would allocate a view per label).
+      for (let i = 0; i < tlen; i++) hb[i] = tenant[i]!;
+      let h = tlen;
       hb[h++] = 0xff;
+      let p = SERIES_HEADER_BYTES;
       for (let l = l0; l < l1; l++) {
         const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
-        for (let i = 0; i < nl; i++) hb[h++] = buf[no + i]!;
+        p = putLen(out, p, nl);
+        for (let i = 0; i < nl; i++) { const c = buf[no + i]!; hb[h++] = c; out[p++] = c; }
         hb[h++] = 0xff;
-        for (let i = 0; i < vl; i++) hb[h++] = buf[vo + i]!;
+        p = putLen(out, p, vl);
+        if (vl <= 64) {
+          for (let i = 0; i < vl; i++) { const c = buf[vo + i]!; hb[h++] = c; out[p++] = c; }
+        } else {
+          const v = buf.subarray(vo, vo + vl);
+          hb.set(v, h); out.set(v, p); h += vl; p += vl;
+        }
         hb[h++] = 0xff;
       }
       const lo = xxh64(hb, 0, h);
@@ -145,32 +170,27 @@ export class Router {
       const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
       const b = this.batches[shard]!;
       const nSamples = s1 - s0;
-      b.ensure(SERIES_HEADER_BYTES + blobLen + 8 + nSamples * SAMPLE_BYTES);
-      let p = b.len;
+      const recLen = (p + 7) & ~7;
+      b.ensure(recLen + nSamples * SAMPLE_BYTES);
+      const bp = b.len;
       const u32 = b.u32;
-      u32[p >>> 2] = lo;
-      u32[(p >>> 2) + 1] = hi;
-      u32[(p >>> 2) + 2] = blobLen;
-      u32[(p >>> 2) + 3] = nSamples;
-      p += SERIES_HEADER_BYTES;
-      const out = b.bytes;
-      for (let l = l0; l < l1; l++) {
-        const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
-        p = putLen(out, p, nl);
-        out.set(buf.subarray(no, no + nl), p); p += nl;
-        p = putLen(out, p, vl);
-        out.set(buf.subarray(vo, vo + vl), p); p += vl;
-      }
-      p = (p + 7) & ~7;
+      u32[bp >>> 2] = lo;
+      u32[(bp >>> 2) + 1] = hi;
+      u32[(bp >>> 2) + 2] = blobLen;
+      u32[(bp >>> 2) + 3] = nSamples;
+      // Copy the label blob as 64-bit words (record and scratch are 8-aligned; recLen too).
+      b.u64.set(rec.u64.subarray(SERIES_HEADER_BYTES >>> 3, recLen >>> 3), (bp + SERIES_HEADER_BYTES) >>> 3);
+      let q = bp + recLen;
       const f64 = b.f64;
       const vw = d.valueWords;
+      const ts = d.timestamps;
       for (let k = s0; k < s1; k++) {
-        f64[p >>> 3] = d.timestamps[k]!;
-        u32[(p >>> 2) + 2] = vw[2 * k]!;
-        u32[(p >>> 2) + 3] = vw[2 * k + 1]!;
-        p += SAMPLE_BYTES;
+        f64[q >>> 3] = ts[k]!;
+        u32[(q >>> 2) + 2] = vw[2 * k]!;
+        u32[(q >>> 2) + 3] = vw[2 * k + 1]!;
+        q += SAMPLE_BYTES;
       }
-      b.len = p;
+      b.len = q;
       b.series++;
       st.series++;
       st.samples += nSamples;
@@ -178,24 +198,14 @@ export class Router {
     for (const b of this.batches) b.finish();
   }
 
-  /** checkLimits refuses label names/values over the configured sizes (400). */
-  private checkLimits(d: WriteRequestDecoder, buf: Uint8Array): void {
+  /** tooLong throws the 400 for label `l` over a length limit. */
+  private tooLong(d: WriteRequestDecoder, buf: Uint8Array, l: number): never {
     const lim = this.limits;
-    for (let s = 0; s < d.seriesCount; s++) {
-      const l0 = d.labelStart[s]!, l1 = d.labelStart[s + 1]!;
-      if (l1 - l0 > lim.maxLabelNamesPerSeries) {
-        throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
-      }
-      for (let l = l0; l < l1; l++) {
-        if (d.nameLen[l]! > lim.maxLabelNameLength) {
-          throw new SluiceError(ErrorCode.BadRequest, `label name of ${d.nameLen[l]} bytes is over the limit of ${lim.maxLabelNameLength} (max_label_name_length)`);
-        }
-        if (d.valueLen[l]! > lim.maxLabelValueLength) {
-          const name = new TextDecoder().decode(buf.subarray(d.nameOff[l]!, d.nameOff[l]! + Math.min(d.nameLen[l]!, 100)));
-          throw new SluiceError(ErrorCode.BadRequest, `value of label ${JSON.stringify(name)} has ${d.valueLen[l]} bytes, over the limit of ${lim.maxLabelValueLength} (max_label_value_length)`);
-        }
-      }
+    if (d.nameLen[l]! > lim.maxLabelNameLength) {
+      throw new SluiceError(ErrorCode.BadRequest, `label name of ${d.nameLen[l]} bytes is over the limit of ${lim.maxLabelNameLength} (max_label_name_length)`);
     }
+    const name = new TextDecoder().decode(buf.subarray(d.nameOff[l]!, d.nameOff[l]! + Math.min(d.nameLen[l]!, 100)));
+    throw new SluiceError(ErrorCode.BadRequest, `value of label ${JSON.stringify(name)} has ${d.valueLen[l]} bytes, over the limit of ${lim.maxLabelValueLength} (max_label_value_length)`);
   }
 
   /** invalidLabels returns why a label set is invalid, or '' (Thanos: conflict, not 400). */

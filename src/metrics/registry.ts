@@ -66,7 +66,7 @@ export class ReceiveMetrics {
     shardGauge('sluice_shard_series', 'Series held by the shard.', (i) => pool.shards[i]!.stat(StatSlot.SERIES));
     shardGauge('sluice_shard_samples_appended', 'Samples appended by the shard since start (counter).', (i) => pool.shards[i]!.stat(StatSlot.SAMPLES_APPENDED));
     shardGauge('sluice_shard_batches', 'Batches applied by the shard since start (counter).', (i) => pool.shards[i]!.stat(StatSlot.BATCHES));
-    shardGauge('sluice_shard_head_bytes', 'SharedArrayBuffer bytes reserved by the shard head.', (i) => pool.shards[i]!.stat(StatSlot.ARENA_BYTES));
+    shardGauge('sluice_shard_head_bytes', 'Bytes of the shard head: shared series and arena segments plus the series hash table.', (i) => pool.shards[i]!.stat(StatSlot.HEAD_BYTES));
     shardGauge('sluice_shard_ring_used_bytes', 'Bytes waiting in the shard\'s write ring.', (i) => pool.shards[i]!.producer.used());
     shardGauge('sluice_shard_ring_capacity_bytes', 'Size of the shard\'s write ring.', (i) => pool.shards[i]!.producer.capacity);
     shardGauge('sluice_shard_ring_batches_waiting', 'Batches written to the ring and not yet appended.', (i) => pool.shards[i]!.inFlight());

@@ -68,7 +68,7 @@ async function loop(): Promise<void> {
       if (performance.now() - started > YIELD_AFTER_MS) break;
     }
     stats[StatSlot.SERIES] = head.series.count;
-    stats[StatSlot.ARENA_BYTES] = head.memoryBytes();
+    stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
     if (ring.next() !== -1) {
       await new Promise<void>((r) => setImmediate(r));
       continue;

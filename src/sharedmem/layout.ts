@@ -17,7 +17,7 @@ const I32_PER_LINE = CACHE_LINE / 4;
 /**
  * RingCtl names the Int32 slots of a ring's control block. Each sits on its own cache line.
  *
- *   line 0  HEAD      producer: bytes written, mod 2^31 wrap handled as offsets into data
+ *   line 0  HEAD      producer: bytes written (free-running u32, wraps at 2^32)
  *   line 1  TAIL      consumer: bytes consumed
  *   line 2  STATE     shard state word (ShardState)
  *   line 3  DONE_SEQ  consumer: sequence number of the last batch fully appended
@@ -34,7 +34,7 @@ export const RingCtl = {
 /** RING_CTL_BYTES is the size of a ring's control block. */
 export const RING_CTL_BYTES = 5 * CACHE_LINE;
 
-/** ShardState values stored in RingCtl.STATE; waiters check it after every wake. */
+/** ShardState values stored in RingCtl.STATE; the gateway checks for FAILED when a wait makes no progress. */
 export const ShardState = {
   STARTING: 0,
   RUNNING: 1,
@@ -81,8 +81,8 @@ export const RESULT_SLOT_I32 = 8;
 export const RESULT_BYTES = RESULT_SLOTS * RESULT_SLOT_I32 * 4;
 
 /**
- * Shard statistics block (Int32/Float64 slots the shard writes and /metrics reads).
- * Float64 slots so counters do not overflow; each shard owns the whole block.
+ * Shard statistics block: Float64 slots (counters do not overflow) the shard writes and /metrics
+ * reads. HEAD_BYTES is the head's memory: series and arena segments plus the series hash table.
  */
 export const StatSlot = {
   SERIES: 0,
@@ -90,9 +90,7 @@ export const StatSlot = {
   DUPLICATE: 2,
   OUT_OF_ORDER: 3,
   BATCHES: 4,
-  ARENA_BYTES: 5,
-  CHUNKS: 6,
-  TOO_OLD: 7,
+  HEAD_BYTES: 5,
 } as const;
 export const STAT_SLOTS = 16;
 export const STAT_BYTES = STAT_SLOTS * 8;
@@ -101,7 +99,7 @@ export const STAT_BYTES = STAT_SLOTS * 8;
  * Series table. Series refs are dense integers; record i lives in segment i >> SERIES_SEG_SHIFT.
  * One record is SERIES_RECORD_BYTES bytes (seriesTable.ts), viewed as Int32 and Float64 words:
  *
- *   i32[0]  SEQLOCK     even = stable, odd = the shard is moving the head chunk or closing it
+ *   i32[0]  SEQLOCK     even = stable, odd = the shard is opening, moving or closing the head chunk
  *   i32[1]  TENANT      tenant id (shard-local)
  *   i32[2]  LABELS_PTR  arena address of the label blob
  *   i32[3]  LABELS_LEN  bytes of the label blob
@@ -158,6 +156,9 @@ export const ARENA_MAX_SEGMENTS = 1 << (31 - ARENA_SEG_SHIFT);
 
 /** Head-chunk slot size classes in bytes; a chunk grows into the next class when full. */
 export const CHUNK_SLOT_CLASSES = [32, 64, 128, 256, 512, 1024, 1152] as const;
-/** Prometheus cuts a head chunk at 120 samples; XOR chunks are kept ≤ 1024 bytes of data. */
+/**
+ * Prometheus cuts a head chunk at 120 samples; a chunk is cut before an append once it holds ≥ 1024
+ * bytes, so it may end up to one sample (≤ 19 bytes) over; the largest slot class absorbs that.
+ */
 export const SAMPLES_PER_CHUNK = 120;
 export const MAX_BYTES_PER_XOR_CHUNK = 1024;

@@ -34,6 +34,9 @@ export class RingProducer {
   readonly ctl: Int32Array<SharedArrayBuffer>;
   readonly bytes: Uint8Array<SharedArrayBuffer>;
   readonly u32: Uint32Array<SharedArrayBuffer>;
+  /** 64-bit view for copying: TypedArray.set into shared memory copies element by element, so
+   *  8-byte elements copy ~8× faster than bytes (integers, so no NaN bits are touched). */
+  private readonly u64: BigUint64Array<SharedArrayBuffer>;
   readonly capacity: number;
   private readonly mask: number;
   private head = 0;
@@ -42,6 +45,7 @@ export class RingProducer {
     this.ctl = new Int32Array(b.ctl);
     this.bytes = new Uint8Array(b.data);
     this.u32 = new Uint32Array(b.data);
+    this.u64 = new BigUint64Array(b.data);
     this.capacity = b.data.byteLength;
     this.mask = this.capacity - 1;
     this.head = Atomics.load(this.ctl, RingCtl.HEAD) >>> 0;
@@ -53,10 +57,12 @@ export class RingProducer {
   }
 
   /**
-   * tryWrite copies one record (8-aligned length, already framed) into the ring and publishes it.
-   * Returns false, writing nothing, when the ring lacks room; the caller backs off.
+   * tryWrite copies one record (8-aligned length, already framed, `rec` 8-aligned in its buffer)
+   * into the ring and publishes it. Returns false, writing nothing, when the ring lacks room; the
+   * caller backs off.
    */
   tryWrite(rec: Uint8Array, len: number): boolean {
+    if ((len & 7) !== 0 || (rec.byteOffset & 7) !== 0) throw new RangeError('ring records must be 8-byte aligned');
     const pos = this.head & this.mask;
     const toEnd = this.capacity - pos;
     const need = len <= toEnd ? len : toEnd + len;
@@ -68,7 +74,7 @@ export class RingProducer {
       this.u32[(pos >>> 2) + 1] = toEnd;
       at = 0;
     }
-    this.bytes.set(rec.subarray(0, len), at);
+    this.u64.set(new BigUint64Array(rec.buffer, rec.byteOffset, len >>> 3), at >>> 3);
     this.head = (this.head + need) >>> 0;
     Atomics.store(this.ctl, RingCtl.HEAD, this.head | 0);
     Atomics.add(this.ctl, RingCtl.WAKE, 1);

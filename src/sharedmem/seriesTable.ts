@@ -1,7 +1,7 @@
 /**
  * Series table: fixed-size series records (layout.ts, SeriesI32/SeriesF64) in chained
  * SharedArrayBuffer segments of SERIES_PER_SEGMENT records. The owning shard writes; other threads
- * read through SeriesTableView with the seqlock protocol described in headRead.ts.
+ * read through SeriesTableView with the seqlock protocol described in headView.ts.
  */
 import { SERIES_PER_SEGMENT, SERIES_SEG_SHIFT, SERIES_XOR_STATE_OFFSET } from './layout.js';
 import { XOR_STATE_BYTES } from '../chunkenc/xor.js';
