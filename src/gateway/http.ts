@@ -40,7 +40,10 @@ export interface Route {
 export interface Listener {
   engine: 'uws' | 'node';
   port: number;
+  /** close stops accepting connections; open ones finish their requests. */
   close(): void;
+  /** closeAll closes every connection too (after in-flight requests are answered). */
+  closeAll(): void;
 }
 
 /** EngineName selects the HTTP engine. */
@@ -164,6 +167,8 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
         engine: 'uws',
         port: u.us_socket_local_port(token),
         close: () => { u.us_listen_socket_close(token); },
+        // The native App has close() (all sockets), missing from the package's typings.
+        closeAll: () => { u.us_listen_socket_close(token); (app as unknown as { close(): void }).close(); },
       });
     });
   });
@@ -205,7 +210,8 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
       resolve({
         engine: 'node',
         port: typeof addr === 'object' && addr ? addr.port : port,
-        close: () => { server.close(); server.closeAllConnections(); },
+        close: () => { server.close(); server.closeIdleConnections(); },
+        closeAll: () => { server.close(); server.closeAllConnections(); },
       });
     });
   });

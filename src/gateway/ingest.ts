@@ -10,7 +10,7 @@ import { WriteRequestDecoder } from './wire.js';
 import { snappyUncompress, snappyUncompressedLength } from './snappy.js';
 import { Router, type RouteLimits, DEFAULT_ROUTE_LIMITS } from './route.js';
 import { ErrorCode, SluiceError } from '../errors.js';
-import type { ShardPool, ShardResult } from '../shards/pool.js';
+import type { ShardLink, ShardResult } from '../shards/link.js';
 
 /** IngestOptions bounds a request. */
 export interface IngestOptions {
@@ -55,16 +55,16 @@ export function checkContentType(contentType: string | undefined, contentEncodin
 
 /** Ingest runs the pipeline for one gateway thread. */
 export class Ingest {
-  private readonly pool: ShardPool;
+  private readonly links: ShardLink[];
   private readonly decoder = new WriteRequestDecoder();
   private readonly router: Router;
   private readonly opts: IngestOptions;
   private readonly tenantBytes = new Map<string, Uint8Array>();
 
-  constructor(pool: ShardPool, opts: IngestOptions) {
-    this.pool = pool;
+  constructor(links: ShardLink[], opts: IngestOptions) {
+    this.links = links;
     this.opts = opts;
-    this.router = new Router(pool.shards.length, opts.limits ?? DEFAULT_ROUTE_LIMITS);
+    this.router = new Router(links.length, opts.limits ?? DEFAULT_ROUTE_LIMITS);
   }
 
   /** write ingests one snappy-compressed WriteRequest for `tenant`. Throws coded errors. */
@@ -93,7 +93,7 @@ export class Ingest {
       const b = r.batches[i]!;
       if (b.series === 0) continue;
       try {
-        waits.push(this.pool.shards[i]!.submit(b.bytes, b.len, b.u32));
+        waits.push(this.links[i]!.submit(b.bytes, b.len, b.u32));
       } catch (e) {
         submitError ??= e;
       }

@@ -34,6 +34,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'receive.tenant-label-name', default: 'tenant_id', help: 'External label that carries the tenant in blocks and query results.' },
   { name: 'receive.replication-factor', default: '1', help: 'Copies of each series; only 1 is supported until replication lands.' },
   { name: 'receive.shards', default: '', help: 'Shard (worker thread) count; default: the CPUs this process may use (cgroup quota aware).' },
+  { name: 'receive.gateways', default: '', help: 'Gateway threads that accept remote-write on the same port (SO_REUSEPORT); default: the CPUs this process may use.' },
   { name: 'receive.ring-bytes', default: '8388608', help: 'Bytes of each shard\'s write ring (power of two).' },
   { name: 'log.level', default: 'info', help: 'debug, info, warn or error.', check: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? '' : `unknown log level ${v}`) },
   { name: 'log.format', default: 'logfmt', help: 'logfmt or json.', check: (v) => (['logfmt', 'json'].includes(v) ? '' : `unknown log format ${v}`) },
@@ -129,6 +130,7 @@ export interface ReceiveConfig {
   defaultTenant: string;
   tenantLabelName: string;
   shards: number;
+  gateways: number;
   ringBytes: number;
   logLevel: string;
   logFormat: string;
@@ -147,6 +149,9 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
   const shardsFlag = v('receive.shards');
   const shards = shardsFlag === '' ? availableCpus() : Number(shardsFlag);
   if (!Number.isInteger(shards) || shards < 1 || shards > 256) throw new ConfigError(`--receive.shards: expected 1..256, got ${shardsFlag}`);
+  const gwFlag = v('receive.gateways');
+  const gateways = gwFlag === '' ? availableCpus() : Number(gwFlag);
+  if (!Number.isInteger(gateways) || gateways < 1 || gateways > 64) throw new ConfigError(`--receive.gateways: expected 1..64, got ${gwFlag}`);
   const ringBytes = Number(v('receive.ring-bytes'));
   if (!Number.isInteger(ringBytes) || ringBytes < 65536 || (ringBytes & (ringBytes - 1)) !== 0) {
     throw new ConfigError(`--receive.ring-bytes: expected a power of two ≥ 65536, got ${v('receive.ring-bytes')}`);
@@ -165,6 +170,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     defaultTenant: tenant,
     tenantLabelName: v('receive.tenant-label-name'),
     shards,
+    gateways,
     ringBytes,
     logLevel: v('log.level'),
     logFormat: v('log.format'),

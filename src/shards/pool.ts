@@ -1,68 +1,45 @@
 /**
- * ShardPool runs the shard threads and is the main thread's only door to them: it writes batches
- * into each shard's ring, learns when they are appended (one Atomics.waitAsync loop per shard on
- * DONE_SEQ, not a message per batch), and forwards control queries.
+ * ShardPool runs the shard threads: it allocates their rings and control blocks (handed to the
+ * gateway threads, which write batches, see link.ts), supervises the threads, forwards control
+ * queries and reads their statistics.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { createRingBuffers, RingProducer, type RingBuffers } from '../sharedmem/ring.js';
-import {
-  RESULT_SLOTS, RESULT_SLOT_I32, ResultSlot, RingCtl, ShardState, STAT_BYTES, StatSlot,
-} from '../sharedmem/layout.js';
+import { createRingBuffers, type RingBuffers } from '../sharedmem/ring.js';
+import { RingCtl, SHARD_CTL_BYTES, ShardCtl, ShardState, STAT_BYTES, StatSlot } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
 import { ErrorCode, SluiceError, fromWire } from '../errors.js';
 import type { FromShard, ShardInit, ShardQuery, ToShard } from './protocol.js';
 import type { SelectQuery } from './headRead.js';
 import type { Labels } from '../model/labels.js';
 
-/** ShardResult is what one shard did with its part of a request. */
-export interface ShardResult {
-  appended: number;
-  duplicate: number;
-  outOfOrder: number;
-  newSeries: number;
-}
-
-interface Pending {
-  seq: number;
-  resolve: (r: ShardResult) => void;
-  reject: (e: Error) => void;
-}
-
 /** QueryMessage is a ShardQuery before the pool numbers it. */
 type QueryMessage = ShardQuery extends infer Q ? (Q extends ShardQuery ? Omit<Q, 'id'> : never) : never;
 
-/** At most this many batches may wait in one shard (well below RESULT_SLOTS). */
-const MAX_PENDING_BATCHES = RESULT_SLOTS - 24;
-
-/** Shard is the main thread's handle on one shard thread. */
+/** Shard is the main thread's handle on one shard thread: its buffers, queries and statistics. */
 export class Shard {
   readonly index: number;
-  readonly buffers: RingBuffers;
-  readonly producer: RingProducer;
+  /** One ring per gateway thread; gateway g writes rings[g]. */
+  readonly rings: RingBuffers[];
+  /** The shard's control block (ShardCtl), shared with the gateways. */
+  readonly ctlSab: SharedArrayBuffer;
   readonly ctl: Int32Array<SharedArrayBuffer>;
-  readonly results: Int32Array<SharedArrayBuffer>;
   readonly stats: Float64Array<SharedArrayBuffer>;
   readonly view = new HeadView();
   readonly worker: Worker;
-  private seq = 0;
-  private readonly pending: Pending[] = [];
-  private pendingHead = 0;
-  private waiting = false;
   private nextQueryId = 1;
   private readonly queries = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   failed: Error | undefined;
   readonly ready: Promise<void>;
 
-  constructor(index: number, ringBytes: number, blockDurationMs: number) {
+  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number) {
     this.index = index;
-    this.buffers = createRingBuffers(ringBytes);
-    this.producer = new RingProducer(this.buffers);
-    this.ctl = this.producer.ctl;
-    this.results = new Int32Array(this.buffers.results);
+    this.rings = Array.from({ length: gateways }, () => createRingBuffers(ringBytes));
+    this.ctlSab = new SharedArrayBuffer(SHARD_CTL_BYTES);
+    this.ctl = new Int32Array(this.ctlSab);
     const statsSab = new SharedArrayBuffer(STAT_BYTES);
     this.stats = new Float64Array(statsSab);
-    const init: ShardInit = { index, ring: this.buffers, stats: statsSab, blockDurationMs };
+    const init: ShardInit = { index, rings: this.rings, ctl: this.ctlSab, stats: statsSab, blockDurationMs };
     this.worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
       workerData: init,
       name: `sluice-shard-${index}`,
@@ -91,10 +68,10 @@ export class Shard {
       if (this.failed) return;
       this.failed = e;
       onFail(e);
+      // Tell the gateways: every waiter on this shard's rings wakes and gives up (503).
+      if (Atomics.load(this.ctl, ShardCtl.STATE) !== ShardState.STOPPED) Atomics.store(this.ctl, ShardCtl.STATE, ShardState.FAILED);
+      for (const r of this.rings) Atomics.notify(new Int32Array(r.ctl), RingCtl.DONE_SEQ);
       const err = new SluiceError(ErrorCode.Unavailable, `shard ${index} is unavailable: ${e.message}`);
-      for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i]!.reject(err);
-      this.pending.length = 0;
-      this.pendingHead = 0;
       for (const q of this.queries.values()) q.reject(err);
       this.queries.clear();
     };
@@ -102,65 +79,19 @@ export class Shard {
     this.worker.on('exit', (code) => fail(new Error(`shard thread exited with code ${code}`)));
   }
 
-  /** inFlight is the number of batches written and not yet appended. */
-  inFlight(): number {
-    return this.pending.length - this.pendingHead;
+  /** ringUsed returns the bytes waiting in all of this shard's rings. */
+  ringUsed(): number {
+    let n = 0;
+    for (const r of this.rings) {
+      const c = new Int32Array(r.ctl);
+      n += ((Atomics.load(c, RingCtl.HEAD) >>> 0) - (Atomics.load(c, RingCtl.TAIL) >>> 0)) >>> 0;
+    }
+    return n;
   }
 
-  /**
-   * submit writes a framed batch (whose seq field is set here) and resolves when the shard has
-   * appended it. Throws Unavailable (retryable) when the shard failed or its ring is full.
-   */
-  submit(rec: Uint8Array, len: number, u32: Uint32Array): Promise<ShardResult> {
-    if (this.failed) throw new SluiceError(ErrorCode.Unavailable, `shard ${this.index} is unavailable`);
-    if (this.inFlight() >= MAX_PENDING_BATCHES) {
-      throw new SluiceError(ErrorCode.Unavailable, `shard ${this.index} is overloaded: ${this.inFlight()} batches waiting`);
-    }
-    const seq = (this.seq + 1) | 0;
-    u32[2] = seq >>> 0;
-    if (!this.producer.tryWrite(rec, len)) {
-      throw new SluiceError(ErrorCode.Unavailable, `shard ${this.index} is overloaded: write ring full (${this.producer.capacity} bytes)`);
-    }
-    this.seq = seq;
-    return new Promise<ShardResult>((resolve, reject) => {
-      this.pending.push({ seq, resolve, reject });
-      if (!this.waiting) void this.waitDone();
-    });
-  }
-
-  /** waitDone resolves pending batches as DONE_SEQ advances; one loop per shard at most. */
-  private async waitDone(): Promise<void> {
-    this.waiting = true;
-    try {
-      while (this.inFlight() > 0 && !this.failed) {
-        const done = Atomics.load(this.ctl, RingCtl.DONE_SEQ);
-        let progressed = false;
-        while (this.pendingHead < this.pending.length) {
-          const p = this.pending[this.pendingHead]!;
-          if (((done - p.seq) | 0) < 0) break;
-          const o = (p.seq & (RESULT_SLOTS - 1)) * RESULT_SLOT_I32;
-          const r = this.results;
-          p.resolve({
-            appended: r[o + ResultSlot.APPENDED]!,
-            duplicate: r[o + ResultSlot.DUPLICATE]!,
-            outOfOrder: r[o + ResultSlot.OUT_OF_ORDER]!,
-            newSeries: r[o + ResultSlot.NEW_SERIES]!,
-          });
-          this.pendingHead++;
-          progressed = true;
-        }
-        if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-          this.pending.splice(0, this.pendingHead);
-          this.pendingHead = 0;
-        }
-        if (progressed) continue;
-        if (Atomics.load(this.ctl, RingCtl.STATE) === ShardState.FAILED) break;
-        const w = Atomics.waitAsync(this.ctl, RingCtl.DONE_SEQ, done, 1000);
-        if (w.async) await w.value;
-      }
-    } finally {
-      this.waiting = false;
-    }
+  /** ringCapacity returns the bytes of all of this shard's rings. */
+  ringCapacity(): number {
+    return this.rings.reduce((a, r) => a + r.data.byteLength, 0);
   }
 
   /** query sends a control query and resolves with the shard's answer. */
@@ -181,6 +112,7 @@ export class Shard {
   /** stop asks the shard to finish and waits for its thread to end. */
   async stop(): Promise<void> {
     if (this.failed) return;
+    Atomics.store(this.ctl, ShardCtl.STATE, ShardState.STOPPED);
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.worker.postMessage({ type: 'stop' } satisfies ToShard);
     await exited;
@@ -190,6 +122,8 @@ export class Shard {
 /** ShardPoolOptions configures the pool. */
 export interface ShardPoolOptions {
   shards: number;
+  /** Gateway threads: each gets its own ring to every shard. */
+  gateways: number;
   ringBytes: number;
   blockDurationMs: number;
 }
@@ -199,7 +133,7 @@ export class ShardPool {
   readonly shards: Shard[];
 
   constructor(opts: ShardPoolOptions) {
-    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.ringBytes, opts.blockDurationMs));
+    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs));
   }
 
   /** ready resolves when every shard thread runs. */

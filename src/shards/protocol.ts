@@ -9,7 +9,10 @@ import type { ErrorCode } from '../errors.js';
 /** ShardInit is the worker's workerData. */
 export interface ShardInit {
   index: number;
-  ring: RingBuffers;
+  /** One ring per gateway thread. */
+  rings: RingBuffers[];
+  /** The shard's control block (ShardCtl). */
+  ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   blockDurationMs: number;
 }

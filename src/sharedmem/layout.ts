@@ -16,25 +16,45 @@ const I32_PER_LINE = CACHE_LINE / 4;
 
 /**
  * RingCtl names the Int32 slots of a ring's control block. Each sits on its own cache line.
+ * There is one ring per (gateway thread, shard) pair, so every ring has one producer.
  *
  *   line 0  HEAD      producer: bytes written (free-running u32, wraps at 2^32)
  *   line 1  TAIL      consumer: bytes consumed
- *   line 2  STATE     shard state word (ShardState)
- *   line 3  DONE_SEQ  consumer: sequence number of the last batch fully appended
- *   line 4  WAKE      producer bumps + notifies after publishing (the consumer waits on it)
+ *   line 2  DONE_SEQ  consumer: sequence number of the last batch fully appended
  */
 export const RingCtl = {
   HEAD: 0 * I32_PER_LINE,
   TAIL: 1 * I32_PER_LINE,
-  STATE: 2 * I32_PER_LINE,
-  DONE_SEQ: 3 * I32_PER_LINE,
-  WAKE: 4 * I32_PER_LINE,
+  DONE_SEQ: 2 * I32_PER_LINE,
 } as const;
 
 /** RING_CTL_BYTES is the size of a ring's control block. */
-export const RING_CTL_BYTES = 5 * CACHE_LINE;
+export const RING_CTL_BYTES = 3 * CACHE_LINE;
 
-/** ShardState values stored in RingCtl.STATE; the gateway checks for FAILED when a wait makes no progress. */
+/**
+ * ShardCtl names the Int32 slots of a shard's control block, shared by all its rings.
+ *
+ *   line 0  WAKE   producers bump + notify after publishing; the shard waits on it
+ *   line 1  STATE  shard state word (ShardState), set by the shard and by the supervisor
+ */
+export const ShardCtl = {
+  WAKE: 0 * I32_PER_LINE,
+  STATE: 1 * I32_PER_LINE,
+} as const;
+export const SHARD_CTL_BYTES = 2 * CACHE_LINE;
+
+/**
+ * NodeCtl names the Int32 slots of the node's control block, shared by the main thread and the
+ * gateway threads.
+ *
+ *   line 0  READY     1 while remote-write is accepted (start-up done, not stopping)
+ */
+export const NodeCtl = {
+  READY: 0,
+} as const;
+export const NODE_CTL_BYTES = CACHE_LINE;
+
+/** ShardState values stored in ShardCtl.STATE; the gateway checks for FAILED when a wait makes no progress. */
 export const ShardState = {
   STARTING: 0,
   RUNNING: 1,

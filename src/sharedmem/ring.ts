@@ -1,16 +1,17 @@
 /**
- * SPSC byte ring over a SharedArrayBuffer: the gateway (one producer, the main thread) hands
- * batches of series to a shard (one consumer, its worker thread). Record framing is described
- * in layout.ts. HEAD and TAIL are free-running u32 byte counters; a record is always contiguous,
- * a WRAP record fills the end of the buffer when the next record does not fit.
+ * SPSC byte ring over a SharedArrayBuffer: one gateway thread (the producer) hands batches of
+ * series to one shard (the consumer). A shard has one ring per gateway thread, so every ring keeps
+ * a single producer and needs no lock. Record framing is described in layout.ts. HEAD and TAIL
+ * are free-running u32 byte counters; a record is always contiguous, a WRAP record fills the end
+ * of the buffer when the next record does not fit.
  *
  * Publication protocol (do not reorder): the producer writes the record bytes, then
- * Atomics.store(HEAD), then bumps WAKE and notifies. The consumer reads HEAD with Atomics.load
- * before touching the bytes, and releases them with Atomics.store(TAIL) after it is done.
+ * Atomics.store(HEAD), then bumps the shard's WAKE word and notifies it. The consumer reads HEAD
+ * with Atomics.load before touching the bytes, and releases them with Atomics.store(TAIL) after.
  */
-import { BatchKind, RING_CTL_BYTES, RingCtl, RESULT_BYTES } from './layout.js';
+import { BatchKind, RING_CTL_BYTES, RingCtl, RESULT_BYTES, ShardCtl } from './layout.js';
 
-/** RingBuffers are the SharedArrayBuffers of one ring; they are posted to the shard at start. */
+/** RingBuffers are the SharedArrayBuffers of one ring; they are posted to both ends at start. */
 export interface RingBuffers {
   ctl: SharedArrayBuffer;
   data: SharedArrayBuffer;
@@ -29,23 +30,23 @@ export function createRingBuffers(capacity: number): RingBuffers {
   };
 }
 
-/** RingProducer is the gateway's end of a ring. Not thread-safe: one producer only. */
+/** RingProducer is a gateway thread's end of a ring. Not thread-safe: one producer only. */
 export class RingProducer {
   readonly ctl: Int32Array<SharedArrayBuffer>;
-  readonly bytes: Uint8Array<SharedArrayBuffer>;
   readonly u32: Uint32Array<SharedArrayBuffer>;
   /** 64-bit view for copying: TypedArray.set into shared memory copies element by element, so
    *  8-byte elements copy ~8× faster than bytes (integers, so no NaN bits are touched). */
   private readonly u64: BigUint64Array<SharedArrayBuffer>;
+  private readonly shardCtl: Int32Array<SharedArrayBuffer>;
   readonly capacity: number;
   private readonly mask: number;
   private head = 0;
 
-  constructor(b: RingBuffers) {
+  constructor(b: RingBuffers, shardCtl: SharedArrayBuffer) {
     this.ctl = new Int32Array(b.ctl);
-    this.bytes = new Uint8Array(b.data);
     this.u32 = new Uint32Array(b.data);
     this.u64 = new BigUint64Array(b.data);
+    this.shardCtl = new Int32Array(shardCtl);
     this.capacity = b.data.byteLength;
     this.mask = this.capacity - 1;
     this.head = Atomics.load(this.ctl, RingCtl.HEAD) >>> 0;
@@ -77,8 +78,8 @@ export class RingProducer {
     this.u64.set(new BigUint64Array(rec.buffer, rec.byteOffset, len >>> 3), at >>> 3);
     this.head = (this.head + need) >>> 0;
     Atomics.store(this.ctl, RingCtl.HEAD, this.head | 0);
-    Atomics.add(this.ctl, RingCtl.WAKE, 1);
-    Atomics.notify(this.ctl, RingCtl.WAKE);
+    Atomics.add(this.shardCtl, ShardCtl.WAKE, 1);
+    Atomics.notify(this.shardCtl, ShardCtl.WAKE);
     return true;
   }
 }
@@ -88,6 +89,8 @@ export class RingConsumer {
   readonly ctl: Int32Array<SharedArrayBuffer>;
   readonly bytes: Uint8Array<SharedArrayBuffer>;
   readonly u32: Uint32Array<SharedArrayBuffer>;
+  readonly f64: Float64Array<SharedArrayBuffer>;
+  readonly results: Int32Array<SharedArrayBuffer>;
   readonly capacity: number;
   private readonly mask: number;
   private tail: number;
@@ -96,6 +99,8 @@ export class RingConsumer {
     this.ctl = new Int32Array(b.ctl);
     this.bytes = new Uint8Array(b.data);
     this.u32 = new Uint32Array(b.data);
+    this.f64 = new Float64Array(b.data);
+    this.results = new Int32Array(b.results);
     this.capacity = b.data.byteLength;
     this.mask = this.capacity - 1;
     this.tail = Atomics.load(this.ctl, RingCtl.TAIL) >>> 0;

@@ -31,7 +31,7 @@ export async function startNode(flags: string[] = []): Promise<TestNode> {
   await node.start();
   return {
     node, dir,
-    writeUrl: `http://127.0.0.1:${node.remoteWrite!.port}`,
+    writeUrl: `http://127.0.0.1:${node.remoteWritePort}`,
     httpUrl: `http://127.0.0.1:${node.http!.port}`,
     async stop() {
       await node.stop();

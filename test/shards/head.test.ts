@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardPool } from '../../src/shards/pool.js';
+import { ShardLink } from '../../src/shards/link.js';
 import { Ingest } from '../../src/gateway/ingest.js';
 import { Router } from '../../src/gateway/route.js';
 import { WriteRequestDecoder } from '../../src/gateway/wire.js';
@@ -20,9 +21,11 @@ let pool: ShardPool;
 let ingest: Ingest;
 
 before(async () => {
-  pool = new ShardPool({ shards: 3, ringBytes: 1 << 20, blockDurationMs: 2 * HOUR });
+  pool = new ShardPool({ shards: 3, gateways: 1, ringBytes: 1 << 20, blockDurationMs: 2 * HOUR });
   await pool.ready();
-  ingest = new Ingest(pool, { maxDecompressedBytes: 64 << 20 });
+  // This test thread plays gateway 0.
+  const links = pool.shards.map((s, i) => new ShardLink(i, s.rings[0]!, s.ctlSab));
+  ingest = new Ingest(links, { maxDecompressedBytes: 64 << 20 });
 });
 after(async () => { await pool.stop(); });
 

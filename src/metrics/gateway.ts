@@ -1,14 +1,12 @@
 /**
- * Self-metrics of a receiver, named as Thanos Receive and the Prometheus TSDB name them so the
- * same dashboards and alert rules work. Per-request metrics are updated once per request, never
- * per sample; per-shard figures are read from the shards' statistics blocks at scrape time.
+ * Per-request metrics of a gateway thread, named as Thanos Receive names them. Each gateway
+ * thread keeps its own registry; the main thread sums them at scrape time (src/metrics/node.ts).
+ * Updated once per request, never per sample.
  */
 import client from 'prom-client';
-import { StatSlot } from '../sharedmem/layout.js';
-import type { ShardPool } from '../shards/pool.js';
 
-/** ReceiveMetrics holds every metric a receiver exports. */
-export class ReceiveMetrics {
+/** GatewayMetrics holds one gateway thread's metrics. */
+export class GatewayMetrics {
   readonly registry = new client.Registry();
   readonly writeTimeseries: client.Histogram<'code' | 'tenant'>;
   readonly writeSamples: client.Histogram<'code' | 'tenant'>;
@@ -19,9 +17,8 @@ export class ReceiveMetrics {
   readonly rejectedSamples: client.Counter<'tenant' | 'reason'>;
   readonly dropped: client.Counter<'kind'>;
 
-  constructor(pool: ShardPool) {
+  constructor() {
     const r = this.registry;
-    client.collectDefaultMetrics({ register: r });
     const sizeBuckets = [10, 50, 100, 500, 1000, 5000, 10000];
     this.writeTimeseries = new client.Histogram({
       name: 'thanos_receive_write_timeseries', help: 'The number of timeseries received in the incoming write requests.',
@@ -55,21 +52,5 @@ export class ReceiveMetrics {
       name: 'sluice_receive_dropped_total', help: 'Parts of write requests not stored yet (exemplar, histogram, metadata).',
       labelNames: ['kind'], registers: [r],
     });
-    const shardGauge = (name: string, help: string, read: (i: number) => number): void => {
-      new client.Gauge({
-        name, help, labelNames: ['shard'], registers: [r],
-        collect() {
-          for (let i = 0; i < pool.shards.length; i++) this.set({ shard: String(i) }, read(i));
-        },
-      });
-    };
-    shardGauge('sluice_shard_series', 'Series held by the shard.', (i) => pool.shards[i]!.stat(StatSlot.SERIES));
-    shardGauge('sluice_shard_samples_appended', 'Samples appended by the shard since start (counter).', (i) => pool.shards[i]!.stat(StatSlot.SAMPLES_APPENDED));
-    shardGauge('sluice_shard_batches', 'Batches applied by the shard since start (counter).', (i) => pool.shards[i]!.stat(StatSlot.BATCHES));
-    shardGauge('sluice_shard_head_bytes', 'Bytes of the shard head: shared series and arena segments plus the series hash table.', (i) => pool.shards[i]!.stat(StatSlot.HEAD_BYTES));
-    shardGauge('sluice_shard_ring_used_bytes', 'Bytes waiting in the shard\'s write ring.', (i) => pool.shards[i]!.producer.used());
-    shardGauge('sluice_shard_ring_capacity_bytes', 'Size of the shard\'s write ring.', (i) => pool.shards[i]!.producer.capacity);
-    shardGauge('sluice_shard_ring_batches_waiting', 'Batches written to the ring and not yet appended.', (i) => pool.shards[i]!.inFlight());
-    shardGauge('sluice_shard_up', '1 while the shard thread runs.', (i) => (pool.shards[i]!.failed ? 0 : 1));
   }
 }

@@ -1,0 +1,47 @@
+/**
+ * Metrics of the node: process metrics, per-shard figures read from the shards' statistics blocks
+ * at scrape time, and the gateway threads' registries summed into one exposition.
+ */
+import client from 'prom-client';
+import { StatSlot } from '../sharedmem/layout.js';
+import type { ShardPool } from '../shards/pool.js';
+
+/** NodeMetrics renders /metrics for the whole node. */
+export class NodeMetrics {
+  readonly registry = new client.Registry();
+  private readonly gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>;
+
+  constructor(pool: ShardPool, gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>) {
+    this.gatewaySnapshots = gatewaySnapshots;
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r });
+    const shardGauge = (name: string, help: string, read: (i: number) => number): void => {
+      new client.Gauge({
+        name, help, labelNames: ['shard'], registers: [r],
+        collect() {
+          for (let i = 0; i < pool.shards.length; i++) this.set({ shard: String(i) }, read(i));
+        },
+      });
+    };
+    const at = (i: number) => pool.shards[i]!;
+    shardGauge('sluice_shard_series', 'Series held by the shard.', (i) => at(i).stat(StatSlot.SERIES));
+    shardGauge('sluice_shard_samples_appended', 'Samples appended by the shard since start (counter).', (i) => at(i).stat(StatSlot.SAMPLES_APPENDED));
+    shardGauge('sluice_shard_batches', 'Batches applied by the shard since start (counter).', (i) => at(i).stat(StatSlot.BATCHES));
+    shardGauge('sluice_shard_head_bytes', 'Bytes of the shard head: shared series and arena segments plus the series hash table.', (i) => at(i).stat(StatSlot.HEAD_BYTES));
+    shardGauge('sluice_shard_ring_used_bytes', 'Bytes waiting in the shard\'s write rings.', (i) => at(i).ringUsed());
+    shardGauge('sluice_shard_ring_capacity_bytes', 'Size of the shard\'s write rings.', (i) => at(i).ringCapacity());
+    shardGauge('sluice_shard_up', '1 while the shard thread runs.', (i) => (at(i).failed ? 0 : 1));
+  }
+
+  /** contentType is the exposition format's content type. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** render returns the node's metrics with the gateway threads' metrics summed in. */
+  async render(): Promise<string> {
+    const snaps = await this.gatewaySnapshots();
+    const merged = snaps.length > 0 ? client.Registry.merge([this.registry, client.AggregatorRegistry.aggregate(snaps)]) : this.registry;
+    return merged.metrics();
+  }
+}
