@@ -4,6 +4,7 @@
  * connections over them.
  */
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from '../util/profile.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
@@ -70,7 +71,7 @@ export class GatewayPool {
         nodeCtl: opts.nodeCtl, receive: opts.receive, logLevel: opts.logLevel, logFormat: opts.logFormat,
       };
       const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
-        workerData: init, name: `sluice-gateway-${g}`, execArgv: [], env: process.env,
+        workerData: init, name: `sluice-gateway-${g}`, execArgv: workerExecArgv(), env: process.env,
       });
       const metricWaiters = new Map<number, (v: unknown) => void>();
       let stoppedResolve!: () => void;

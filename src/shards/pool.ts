@@ -4,6 +4,7 @@
  * queries and reads their statistics.
  */
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from '../util/profile.js';
 import { fileURLToPath } from 'node:url';
 import { createRingBuffers, type RingBuffers } from '../sharedmem/ring.js';
 import { RingCtl, SHARD_CTL_BYTES, ShardCtl, ShardState, STAT_BYTES, StatSlot } from '../sharedmem/layout.js';
@@ -44,7 +45,7 @@ export class Shard {
       workerData: init,
       name: `sluice-shard-${index}`,
       // Shards never inherit preload flags (--import/--require) of the parent.
-      execArgv: [],
+      execArgv: workerExecArgv(),
       env: process.env,
     });
     let onReady!: () => void;

@@ -1,0 +1,70 @@
+/**
+ * The receiver as a real process: it starts, serves, exits 0 on SIGTERM, and a second receiver
+ * on the same remote-write port is refused instead of sharing it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { encodeBody, series, post } from '../helpers/node.js';
+
+const bin = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function waitReady(url: string, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try { if ((await fetch(url)).status === 200) return; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready within ${ms} ms`);
+}
+
+function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((r) => p.once('exit', (code, signal) => r({ code, signal })));
+}
+
+test('serves, refuses a second receiver on its port, and exits 0 on SIGTERM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-proc-'));
+  const [rw, http, http2] = [await freePort(), await freePort(), await freePort()];
+  const args = (h: number) => ['receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${h}`, '--grpc-address=127.0.0.1:0', '--receive.gateways=2'];
+  const p = spawn(process.execPath, [bin, ...args(http)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  try {
+    await waitReady(`http://127.0.0.1:${http}/-/ready`);
+    const r = await post(`http://127.0.0.1:${rw}`, encodeBody({ timeseries: [series({ __name__: 'proc' }, [[Date.now(), 1]])] }));
+    assert.equal(r.status, 200);
+
+    const second = spawn(process.execPath, [bin, ...args(http2)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err2 = '';
+    second.stderr!.on('data', (c: Buffer) => { err2 += c.toString(); });
+    const e2 = await exited(second);
+    assert.notEqual(e2.code, 0);
+    assert.match(err2, /address already in use/);
+    // The first one still serves everything.
+    assert.equal((await post(`http://127.0.0.1:${rw}`, encodeBody({ timeseries: [series({ __name__: 'proc' }, [[Date.now() + 1000, 2]])] }))).status, 200);
+
+    const done = exited(p);
+    p.kill('SIGTERM');
+    const e = await done;
+    assert.equal(e.code, 0, stderr);
+    assert.match(stderr, /msg=stopped/);
+  } finally {
+    if (p.exitCode === null) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
