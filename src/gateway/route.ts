@@ -1,14 +1,14 @@
 /**
  * Router turns a decoded WriteRequest into one batch record per shard (framing in
  * src/sharedmem/layout.ts). For every series it validates the label set, hashes tenant and labels
- * with xxhash64 the way Thanos does (tenant ‖ 0xFF ‖ name ‖ 0xFF ‖ value ‖ 0xFF …, labels in the
+ * with xxhash64 (wasm, src/hash/xxhash64.wat) the way Thanos does (tenant ‖ 0xFF ‖ name ‖ 0xFF ‖ value ‖ 0xFF …, labels in the
  * order received), picks the shard from the hash and copies labels and samples into that shard's
  * batch buffer.
  *
  * Hot path: buffers are per router and reused; nothing is allocated per series or per sample.
  */
 import { BatchKind, BATCH_HEADER_BYTES, SAMPLE_BYTES, SERIES_HEADER_BYTES } from '../sharedmem/layout.js';
-import { xxh64, xxh64Result } from '../hash/xxhash64.js';
+import { WasmXxh64 } from '../hash/xxhash64Wasm.js';
 import { ErrorCode, SluiceError } from '../errors.js';
 import type { WriteRequestDecoder } from './wire.js';
 
@@ -84,7 +84,8 @@ export class Router {
   readonly batches: BatchBuffer[];
   readonly shards: number;
   readonly limits: RouteLimits;
-  private hashBuf = new Uint8Array(4096);
+  /** xxhash64 in wasm; the hash input is written straight into its memory. */
+  private readonly hasher = new WasmXxh64();
   /** One series record (header and label blob) before its shard is known. */
   private readonly scratch = new BatchBuffer();
   readonly stats: RouteStats = {
@@ -136,8 +137,8 @@ export class Router {
         if (st.firstInvalid === '') st.firstInvalid = why;
         continue;
       }
-      if (hlen > this.hashBuf.length) this.hashBuf = new Uint8Array(hlen * 2);
-      const hb = this.hashBuf;
+      this.hasher.ensure(hlen);
+      const hb = this.hasher.input;
       // The batch record is written before the shard is known, into a scratch record; see below.
       const rec = this.scratch;
       rec.ensure(SERIES_HEADER_BYTES + blobLen + 8);
@@ -164,8 +165,8 @@ export class Router {
         }
         hb[h++] = 0xff;
       }
-      const lo = xxh64(hb, 0, h);
-      const hi = xxh64Result[1]!;
+      const lo = this.hasher.hash(h);
+      const hi = this.hasher.hi;
       // Shard choice mixes the high word so it stays independent of ring placement (hash mod N).
       const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
       const b = this.batches[shard]!;

@@ -86,10 +86,14 @@ async function loop(): Promise<void> {
       await new Promise<void>((r) => setImmediate(r));
       continue;
     }
+    // Sleep protocol: see ShardCtl in layout.ts (do not reorder).
+    Atomics.store(ctl, ShardCtl.SLEEPING, 1);
     const wake = Atomics.load(ctl, ShardCtl.WAKE);
-    if (pending()) continue;
-    const w = Atomics.waitAsync(ctl, ShardCtl.WAKE, wake, 1000);
-    if (w.async) await w.value;
+    if (!pending()) {
+      const w = Atomics.waitAsync(ctl, ShardCtl.WAKE, wake, 1000);
+      if (w.async) await w.value;
+    }
+    Atomics.store(ctl, ShardCtl.SLEEPING, 0);
   }
   clearInterval(keepAlive);
   Atomics.store(ctl, ShardCtl.STATE, ShardState.STOPPED);
@@ -102,6 +106,7 @@ port.on('message', (m: ToShard) => {
   if (m.type === 'stop') {
     stopping = true;
     Atomics.add(ctl, ShardCtl.WAKE, 1);
+    // Notify unconditionally: stopping is rare and must not wait for the 1 s timeout.
     Atomics.notify(ctl, ShardCtl.WAKE);
     return;
   }

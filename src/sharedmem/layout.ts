@@ -34,14 +34,22 @@ export const RING_CTL_BYTES = 3 * CACHE_LINE;
 /**
  * ShardCtl names the Int32 slots of a shard's control block, shared by all its rings.
  *
- *   line 0  WAKE   producers bump + notify after publishing; the shard waits on it
- *   line 1  STATE  shard state word (ShardState), set by the shard and by the supervisor
+ *   line 0  WAKE      producers bump it after publishing; the shard waits on it
+ *   line 1  STATE     shard state word (ShardState), set by the shard and by the supervisor
+ *   line 2  SLEEPING  1 while the shard is (about to be) waiting on WAKE; producers notify only then
+ *
+ * Sleep protocol (do not reorder): the shard stores SLEEPING=1, loads WAKE, checks every ring once
+ * more, and only then waits on WAKE; a producer stores HEAD, bumps WAKE, then loads SLEEPING and
+ * notifies if it is 1. Sequentially consistent atomics guarantee that either the shard sees the new
+ * HEAD in its last check or the producer sees SLEEPING=1 — a batch is never left unnoticed, and a
+ * busy shard costs its producers no futex wake.
  */
 export const ShardCtl = {
   WAKE: 0 * I32_PER_LINE,
   STATE: 1 * I32_PER_LINE,
+  SLEEPING: 2 * I32_PER_LINE,
 } as const;
-export const SHARD_CTL_BYTES = 2 * CACHE_LINE;
+export const SHARD_CTL_BYTES = 3 * CACHE_LINE;
 
 /**
  * NodeCtl names the Int32 slots of the node's control block, shared by the main thread and the

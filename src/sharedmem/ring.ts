@@ -6,7 +6,7 @@
  * of the buffer when the next record does not fit.
  *
  * Publication protocol (do not reorder): the producer writes the record bytes, then
- * Atomics.store(HEAD), then bumps the shard's WAKE word and notifies it. The consumer reads HEAD
+ * Atomics.store(HEAD), then bumps the shard's WAKE word and notifies it if it sleeps. The consumer reads HEAD
  * with Atomics.load before touching the bytes, and releases them with Atomics.store(TAIL) after.
  */
 import { BatchKind, RING_CTL_BYTES, RingCtl, RESULT_BYTES, ShardCtl } from './layout.js';
@@ -79,7 +79,8 @@ export class RingProducer {
     this.head = (this.head + need) >>> 0;
     Atomics.store(this.ctl, RingCtl.HEAD, this.head | 0);
     Atomics.add(this.shardCtl, ShardCtl.WAKE, 1);
-    Atomics.notify(this.shardCtl, ShardCtl.WAKE);
+    // A busy shard finds the batch on its own; wake it only if it sleeps (layout.ts, ShardCtl).
+    if (Atomics.load(this.shardCtl, ShardCtl.SLEEPING) !== 0) Atomics.notify(this.shardCtl, ShardCtl.WAKE);
     return true;
   }
 }

@@ -118,3 +118,17 @@ test('shard statistics count series and samples', () => {
   assert.ok(series >= 2);
   assert.ok(samples >= 701);
 });
+
+test('the routed hash is Thanos\' xxhash64 of tenant ‖ 0xFF ‖ name ‖ 0xFF ‖ value ‖ 0xFF …', async () => {
+  const { xxh64BigInt } = await import('../../src/hash/xxhash64.js');
+  const router = new Router(1);
+  const d = new WriteRequestDecoder();
+  const raw = encodeWriteRequest({ timeseries: [series({ __name__: 'up', job: 'node', instance: 'host:9100' }, [[T0, 1]])] });
+  d.decode(raw, raw.length);
+  router.route(d, raw, new TextEncoder().encode('team-a'));
+  const b = router.batches[0]!;
+  const at = (b.u32[4]! + 20 + 7) & ~7; // first series record after header and tenant
+  const got = (BigInt(b.u32[at >>> 2]! >>> 0) | (BigInt(b.u32[(at >>> 2) + 1]! >>> 0) << 32n));
+  const input = Buffer.from('team-a\xff__name__\xffup\xffinstance\xffhost:9100\xffjob\xffnode\xff', 'latin1');
+  assert.equal(got, xxh64BigInt(input));
+});
