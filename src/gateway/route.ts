@@ -31,7 +31,6 @@ export class BatchBuffer {
   bytes = new Uint8Array(64 * 1024);
   u32 = new Uint32Array(this.bytes.buffer);
   f64 = new Float64Array(this.bytes.buffer);
-  u64 = new BigUint64Array(this.bytes.buffer);
   len = 0;
   series = 0;
 
@@ -46,7 +45,6 @@ export class BatchBuffer {
     this.bytes = next;
     this.u32 = new Uint32Array(next.buffer);
     this.f64 = new Float64Array(next.buffer);
-    this.u64 = new BigUint64Array(next.buffer);
   }
 
   /** begin starts a batch for `tenant` (UTF-8 bytes). */
@@ -86,8 +84,6 @@ export class Router {
   readonly limits: RouteLimits;
   /** xxhash64 in wasm; the hash input is written straight into its memory. */
   private readonly hasher = new WasmXxh64();
-  /** One series record (header and label blob) before its shard is known. */
-  private readonly scratch = new BatchBuffer();
   readonly stats: RouteStats = {
     series: 0, samples: 0, invalidSeries: 0, invalidSamples: 0, firstInvalid: '',
     exemplarsDropped: 0, histogramsDropped: 0, metadataDropped: 0,
@@ -122,12 +118,10 @@ export class Router {
         throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
       }
       let hlen = tlen + 1;
-      let blobLen = 0;
       for (let l = l0; l < l1; l++) {
         const nl = d.nameLen[l]!, vl = d.valueLen[l]!;
         if (nl > lim.maxLabelNameLength || vl > lim.maxLabelValueLength) this.tooLong(d, buf, l);
         hlen += nl + vl + 2;
-        blobLen += nl + vl + (nl < 0x80 ? 1 : nl < 0x4000 ? 2 : 3) + (vl < 0x80 ? 1 : vl < 0x4000 ? 2 : 3);
       }
       if (s1 === s0) continue; // only histograms/exemplars: counted as dropped above
       const why = this.invalidLabels(d, buf, l0, l1);
@@ -139,31 +133,35 @@ export class Router {
       }
       this.hasher.ensure(hlen);
       const hb = this.hasher.input;
-      // The batch record is written before the shard is known, into a scratch record; see below.
-      const rec = this.scratch;
-      rec.ensure(SERIES_HEADER_BYTES + blobLen + 8);
-      const out = rec.bytes;
-      // One pass over the label bytes fills both the hash input
+      // One pass over the label bytes writes the hash input
       //   tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)…
-      // and the label blob (uvarint len, name, uvarint len, value)…; short strings are copied by
-      // hand (hot path: subarray() would allocate a view per label).
+      // straight into the wasm hasher's memory; its tail after the tenant prefix is the label blob
+      // (src/model/labels.ts), copied into the batch afterwards in one piece. Short strings are
+      // copied by hand (hot path: subarray() would allocate a view per label).
       for (let i = 0; i < tlen; i++) hb[i] = tenant[i]!;
       let h = tlen;
       hb[h++] = 0xff;
-      let p = SERIES_HEADER_BYTES;
+      let sep = 0;
       for (let l = l0; l < l1; l++) {
         const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
-        p = putLen(out, p, nl);
-        for (let i = 0; i < nl; i++) { const c = buf[no + i]!; hb[h++] = c; out[p++] = c; }
+        for (let i = 0; i < nl; i++) { const c = buf[no + i]!; sep |= c + 1; hb[h++] = c; }
         hb[h++] = 0xff;
-        p = putLen(out, p, vl);
         if (vl <= 64) {
-          for (let i = 0; i < vl; i++) { const c = buf[vo + i]!; hb[h++] = c; out[p++] = c; }
+          for (let i = 0; i < vl; i++) { const c = buf[vo + i]!; sep |= c + 1; hb[h++] = c; }
         } else {
           const v = buf.subarray(vo, vo + vl);
-          hb.set(v, h); out.set(v, p); h += vl; p += vl;
+          if (v.includes(0xff)) sep = 0x100;
+          hb.set(v, h); h += vl;
         }
         hb[h++] = 0xff;
+      }
+      // c + 1 has bit 8 set only for c = 0xFF: a byte that is never valid UTF-8 would make the
+      // blob ambiguous, so the series is refused like any other invalid label set.
+      if ((sep & 0x100) !== 0) {
+        st.invalidSeries++;
+        st.invalidSamples += s1 - s0;
+        if (st.firstInvalid === '') st.firstInvalid = 'label set contains invalid UTF-8 (byte 0xFF)';
+        continue;
       }
       const lo = this.hasher.hash(h);
       const hi = this.hasher.hi;
@@ -171,7 +169,8 @@ export class Router {
       const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
       const b = this.batches[shard]!;
       const nSamples = s1 - s0;
-      const recLen = (p + 7) & ~7;
+      const blobLen = h - tlen - 1;
+      const recLen = (SERIES_HEADER_BYTES + blobLen + 7) & ~7;
       b.ensure(recLen + nSamples * SAMPLE_BYTES);
       const bp = b.len;
       const u32 = b.u32;
@@ -179,8 +178,7 @@ export class Router {
       u32[(bp >>> 2) + 1] = hi;
       u32[(bp >>> 2) + 2] = blobLen;
       u32[(bp >>> 2) + 3] = nSamples;
-      // Copy the label blob as 64-bit words (record and scratch are 8-aligned; recLen too).
-      b.u64.set(rec.u64.subarray(SERIES_HEADER_BYTES >>> 3, recLen >>> 3), (bp + SERIES_HEADER_BYTES) >>> 3);
+      b.bytes.set(hb.subarray(tlen + 1, h), bp + SERIES_HEADER_BYTES);
       let q = bp + recLen;
       const f64 = b.f64;
       const vw = d.valueWords;
@@ -222,14 +220,6 @@ export class Router {
     }
     return '';
   }
-}
-
-/** putLen writes a uvarint length (< 2^21) and returns the new offset. */
-function putLen(out: Uint8Array, p: number, v: number): number {
-  if (v < 0x80) { out[p] = v; return p + 1; }
-  if (v < 0x4000) { out[p] = (v & 0x7f) | 0x80; out[p + 1] = v >>> 7; return p + 2; }
-  out[p] = (v & 0x7f) | 0x80; out[p + 1] = ((v >>> 7) & 0x7f) | 0x80; out[p + 2] = v >>> 14;
-  return p + 3;
 }
 
 /** compareBytes compares two byte ranges of `buf` lexicographically. */

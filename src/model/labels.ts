@@ -1,29 +1,19 @@
 /**
- * Label sets. On the wire between threads and in the head's arena a label set is a *label blob*:
- * for each label, sorted by name: uvarint nameLen, name bytes, uvarint valueLen, value bytes.
- * Off the hot path a label set is a `Labels` array of [name, value] pairs.
+ * Label sets. Between threads and in the head's arena a label set is a *label blob*: for each
+ * label, sorted by name, the name bytes, 0xFF, the value bytes, 0xFF. 0xFF never occurs in UTF-8,
+ * so the blob is unambiguous (the gateway refuses label bytes that contain it), and it is exactly
+ * the Thanos hash input without its `tenant ‖ 0xFF` prefix. Off the hot path a label set is a
+ * `Labels` array of [name, value] pairs.
  */
 
 /** Labels is a label set sorted by name. */
 export type Labels = [name: string, value: string][];
 
+/** LABEL_SEP ends every name and every value in a label blob. */
+export const LABEL_SEP = 0xff;
+
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const enc = new TextEncoder();
-
-/** putUvarint writes `v` (< 2^31) as a uvarint at `off` and returns the offset after it. */
-export function putUvarint(buf: Uint8Array, off: number, v: number): number {
-  while (v >= 0x80) {
-    buf[off++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[off++] = v;
-  return off;
-}
-
-/** uvarintSize is the number of bytes putUvarint writes for `v`. */
-export function uvarintSize(v: number): number {
-  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-}
 
 /**
  * decodeLabelBlob turns a label blob into Labels. The bytes must not change while it runs
@@ -34,17 +24,14 @@ export function decodeLabelBlob(buf: Uint8Array, off: number, len: number): Labe
   const end = off + len;
   let p = off;
   while (p < end) {
-    let n = 0;
-    let shift = 0;
-    let b: number;
-    do { b = buf[p++]!; n |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
-    const name = utf8.decode(buf.subarray(p, p + n));
-    p += n;
-    n = 0; shift = 0;
-    do { b = buf[p++]!; n |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
-    const value = utf8.decode(buf.subarray(p, p + n));
-    p += n;
-    out.push([name, value]);
+    let q = p;
+    while (buf[q] !== LABEL_SEP) q++;
+    const name = utf8.decode(buf.subarray(p, q));
+    p = q + 1;
+    q = p;
+    while (buf[q] !== LABEL_SEP) q++;
+    out.push([name, utf8.decode(buf.subarray(p, q))]);
+    p = q + 1;
   }
   return out;
 }
@@ -53,12 +40,12 @@ export function decodeLabelBlob(buf: Uint8Array, off: number, len: number): Labe
 export function encodeLabelBlob(ls: Labels): Uint8Array {
   const parts = ls.map(([n, v]) => [enc.encode(n), enc.encode(v)] as const);
   let size = 0;
-  for (const [n, v] of parts) size += uvarintSize(n.length) + n.length + uvarintSize(v.length) + v.length;
+  for (const [n, v] of parts) size += n.length + v.length + 2;
   const out = new Uint8Array(size);
   let p = 0;
   for (const [n, v] of parts) {
-    p = putUvarint(out, p, n.length); out.set(n, p); p += n.length;
-    p = putUvarint(out, p, v.length); out.set(v, p); p += v.length;
+    out.set(n, p); p += n.length; out[p++] = LABEL_SEP;
+    out.set(v, p); p += v.length; out[p++] = LABEL_SEP;
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { SeriesI32, SeriesF64 } from '../sharedmem/layout.js';
 import { offsetOf } from '../sharedmem/arena.js';
 import { SeriesMap } from './seriesMap.js';
 import { TenantIndex } from './postings.js';
+import { LABEL_SEP } from '../model/labels.js';
 
 /** HeadOptions configures a head. */
 export interface HeadOptions {
@@ -107,14 +108,14 @@ export class Head {
     let p = off;
     const end = off + len;
     while (p < end) {
-      let n = 0, shift = 0, c: number;
-      do { c = src[p++]!; n |= (c & 0x7f) << shift; shift += 7; } while (c & 0x80);
-      names.push(utf8.decode(src.subarray(p, p + n)));
-      p += n;
-      n = 0; shift = 0;
-      do { c = src[p++]!; n |= (c & 0x7f) << shift; shift += 7; } while (c & 0x80);
-      values.push(utf8.decode(src.subarray(p, p + n)));
-      p += n;
+      let q = p;
+      while (src[q] !== LABEL_SEP) q++;
+      names.push(utf8.decode(src.subarray(p, q)));
+      p = q + 1;
+      q = p;
+      while (src[q] !== LABEL_SEP) q++;
+      values.push(utf8.decode(src.subarray(p, q)));
+      p = q + 1;
     }
     this.indexes[tenant]!.add(ref, names, values);
     this.tenantSeries[tenant]!++;

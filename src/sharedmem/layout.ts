@@ -83,7 +83,7 @@ export type ShardState = (typeof ShardState)[keyof typeof ShardState];
  *
  * Series record (8-aligned):
  *   u32 hashLo  u32 hashHi  u32 labelBytes  u32 sampleCount
- *   labelBytes of labels: per label uvarint nameLen, name, uvarint valueLen, value; pad to 8
+ *   labelBytes of labels: per label name, 0xFF, value, 0xFF (src/model/labels.ts); pad to 8
  *   sampleCount × (f64 timestamp ms, u32 value low word, u32 value high word)
  */
 export const BatchKind = { WRAP: 0, APPEND: 1 } as const;

@@ -174,3 +174,13 @@ test('health and readiness endpoints', async () => {
   assert.equal((await fetch(`${n.httpUrl}/-/healthy`)).status, 200);
   assert.equal((await fetch(`${n.httpUrl}/-/ready`)).status, 200);
 });
+
+test('a label with a byte that is never UTF-8 (0xFF) is a conflict, the rest is written', async () => {
+  // protobufjs writes strings as UTF-8, so patch a byte of the encoded value.
+  const raw = Buffer.from(encodeWriteRequest({ timeseries: [series({ __name__: 'bad_utf8', v: 'aXb' }, [[T0, 1]]), series({ __name__: 'good_utf8' }, [[T0, 1]])] }));
+  raw[raw.indexOf('aXb') + 1] = 0xff;
+  const r = await post(n.writeUrl, snappy.compressSync(raw));
+  assert.equal(r.status, 409);
+  assert.match(r.text, /invalid UTF-8/);
+  assert.equal(((await getJson(`${n.httpUrl}/api/v1/series?match[]=good_utf8`)).body.data as unknown[]).length, 1);
+});
