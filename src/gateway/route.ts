@@ -26,6 +26,17 @@ export const DEFAULT_ROUTE_LIMITS: RouteLimits = {
   maxLabelNamesPerSeries: 256,
 };
 
+/** Invalid names why a label set is refused (a conflict, as in Thanos). */
+const Invalid = { NONE: 0, EMPTY_SET: 1, EMPTY_NAME_OR_VALUE: 2, DUPLICATE_NAME: 3, UNSORTED: 4, NOT_UTF8: 5 } as const;
+const INVALID_MESSAGES = [
+  '',
+  'label set is empty',
+  'label set contains a label with empty name or value',
+  'label set contains duplicate label names',
+  'label set is not sorted by name',
+  'label set contains invalid UTF-8 (byte 0xFF)',
+];
+
 /** BatchBuffer is one shard's batch under construction. */
 export class BatchBuffer {
   bytes = new Uint8Array(64 * 1024);
@@ -108,6 +119,13 @@ export class Router {
     const n = this.shards;
     const lim = this.limits;
     const tlen = tenant.length;
+    // A series' hash input never exceeds the tenant prefix plus the decoded body (every label
+    // costs at least its bytes + 2 in protobuf): size the hasher once per request, and write the
+    // tenant prefix once.
+    this.hasher.ensure(tlen + 1 + buf.length);
+    const hb = this.hasher.input;
+    for (let i = 0; i < tlen; i++) hb[i] = tenant[i]!;
+    hb[tlen] = 0xff;
     for (let s = 0; s < d.seriesCount; s++) {
       const l0 = d.labelStart[s]!;
       const l1 = d.labelStart[s + 1]!;
@@ -117,34 +135,33 @@ export class Router {
       if (l1 - l0 > lim.maxLabelNamesPerSeries) {
         throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
       }
-      let hlen = tlen + 1;
-      for (let l = l0; l < l1; l++) {
-        const nl = d.nameLen[l]!, vl = d.valueLen[l]!;
-        if (nl > lim.maxLabelNameLength || vl > lim.maxLabelValueLength) this.tooLong(d, buf, l);
-        hlen += nl + vl + 2;
-      }
-      if (s1 === s0) continue; // only histograms/exemplars: counted as dropped above
-      const why = this.invalidLabels(d, buf, l0, l1);
-      if (why !== '') {
-        st.invalidSeries++;
-        st.invalidSamples += s1 - s0;
-        if (st.firstInvalid === '') st.firstInvalid = why;
-        continue;
-      }
-      this.hasher.ensure(hlen);
-      const hb = this.hasher.input;
-      // One pass over the label bytes writes the hash input
+      // One pass over the label bytes checks them and writes the hash input
       //   tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)…
       // straight into the wasm hasher's memory; its tail after the tenant prefix is the label blob
       // (src/model/labels.ts), copied into the batch afterwards in one piece. Short strings are
       // copied by hand (hot path: subarray() would allocate a view per label).
-      for (let i = 0; i < tlen; i++) hb[i] = tenant[i]!;
-      let h = tlen;
-      hb[h++] = 0xff;
+      let h = tlen + 1;
+      let why: number = l1 === l0 ? Invalid.EMPTY_SET : Invalid.NONE;
       let sep = 0;
+      let prev = -1;
+      let prevLen = 0;
       for (let l = l0; l < l1; l++) {
         const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
+        if (nl > lim.maxLabelNameLength || vl > lim.maxLabelValueLength) this.tooLong(d, buf, l);
+        if ((nl === 0 || vl === 0) && why === Invalid.NONE) why = Invalid.EMPTY_NAME_OR_VALUE;
+        const at = h;
         for (let i = 0; i < nl; i++) { const c = buf[no + i]!; sep |= c + 1; hb[h++] = c; }
+        if (prev >= 0 && why === Invalid.NONE) {
+          // Names must be strictly increasing (byte order): equal is a duplicate.
+          const m = prevLen < nl ? prevLen : nl;
+          let i = 0;
+          while (i < m && hb[prev + i] === hb[at + i]) i++;
+          const c = i < m ? hb[prev + i]! - hb[at + i]! : prevLen - nl;
+          if (c === 0) why = Invalid.DUPLICATE_NAME;
+          else if (c > 0) why = Invalid.UNSORTED;
+        }
+        prev = at;
+        prevLen = nl;
         hb[h++] = 0xff;
         if (vl <= 64) {
           for (let i = 0; i < vl; i++) { const c = buf[vo + i]!; sep |= c + 1; hb[h++] = c; }
@@ -155,12 +172,14 @@ export class Router {
         }
         hb[h++] = 0xff;
       }
+      if (s1 === s0) continue; // only histograms/exemplars: counted as dropped above
       // c + 1 has bit 8 set only for c = 0xFF: a byte that is never valid UTF-8 would make the
       // blob ambiguous, so the series is refused like any other invalid label set.
-      if ((sep & 0x100) !== 0) {
+      if (why === Invalid.NONE && (sep & 0x100) !== 0) why = Invalid.NOT_UTF8;
+      if (why !== Invalid.NONE) {
         st.invalidSeries++;
         st.invalidSamples += s1 - s0;
-        if (st.firstInvalid === '') st.firstInvalid = 'label set contains invalid UTF-8 (byte 0xFF)';
+        if (st.firstInvalid === '') st.firstInvalid = INVALID_MESSAGES[why]!;
         continue;
       }
       const lo = this.hasher.hash(h);
@@ -206,28 +225,4 @@ export class Router {
     const name = new TextDecoder().decode(buf.subarray(d.nameOff[l]!, d.nameOff[l]! + Math.min(d.nameLen[l]!, 100)));
     throw new SluiceError(ErrorCode.BadRequest, `value of label ${JSON.stringify(name)} has ${d.valueLen[l]} bytes, over the limit of ${lim.maxLabelValueLength} (max_label_value_length)`);
   }
-
-  /** invalidLabels returns why a label set is invalid, or '' (Thanos: conflict, not 400). */
-  private invalidLabels(d: WriteRequestDecoder, buf: Uint8Array, l0: number, l1: number): string {
-    if (l1 === l0) return 'label set is empty';
-    for (let l = l0; l < l1; l++) {
-      if (d.nameLen[l] === 0 || d.valueLen[l] === 0) return 'label set contains a label with empty name or value';
-      if (l > l0) {
-        const c = compareBytes(buf, d.nameOff[l - 1]!, d.nameLen[l - 1]!, d.nameOff[l]!, d.nameLen[l]!);
-        if (c === 0) return 'label set contains duplicate label names';
-        if (c > 0) return 'label set is not sorted by name';
-      }
-    }
-    return '';
-  }
-}
-
-/** compareBytes compares two byte ranges of `buf` lexicographically. */
-function compareBytes(buf: Uint8Array, a: number, al: number, b: number, bl: number): number {
-  const n = Math.min(al, bl);
-  for (let i = 0; i < n; i++) {
-    const d = buf[a + i]! - buf[b + i]!;
-    if (d !== 0) return d;
-  }
-  return al - bl;
 }

@@ -60,7 +60,7 @@ export function appendBatch(head: Head, v: BatchViews, pos: number, out: BatchRe
     const labelBytes = u32[sw + 2]!;
     const sampleCount = u32[sw + 3]!;
     const labOff = p + SERIES_HEADER_BYTES;
-    let ref = head.lookup(tenant, hashLo, hashHi, v.bytes, labOff, labelBytes);
+    let ref = head.lookup(tenant, hashLo, hashHi, v.bytes, u32, labOff, labelBytes);
     if (ref === -1) {
       ref = head.create(tenant, hashLo, hashHi, v.bytes, labOff, labelBytes);
       out.newSeries++;

@@ -16,11 +16,14 @@ const OFFSET_MASK = ARENA_SEGMENT_BYTES - 1;
 export class ArenaView {
   readonly segments: Uint8Array<SharedArrayBuffer>[] = [];
   readonly views: DataView<SharedArrayBuffer>[] = [];
+  /** 32-bit views, for comparing 8-aligned allocations a word at a time. */
+  readonly words: Uint32Array<SharedArrayBuffer>[] = [];
 
   /** addSegment registers segment `index`, received from the owner. */
   addSegment(index: number, sab: SharedArrayBuffer): void {
     this.segments[index] = new Uint8Array(sab);
     this.views[index] = new DataView(sab);
+    this.words[index] = new Uint32Array(sab);
   }
 
   /** bytes returns the segment holding `addr`; use with offsetOf(addr). */
