@@ -5,17 +5,10 @@
  * the same values.
  */
 
-/** mulberry32 returns a PRNG of 32-bit state yielding floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
+// The seeded PRNG shared with the tests: one implementation, so fixtures stay identical.
+import { mulberry32 } from '../../test/helpers/prng.js';
+export { mulberry32 };
 
 const KIND_COUNTER = 0;
 const KIND_GAUGE = 1;

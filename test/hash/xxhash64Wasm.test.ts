@@ -9,15 +9,8 @@ import { WasmXxh64 } from '../../src/hash/xxhash64Wasm.js';
 import { XXH64_WASM_BASE64 } from '../../src/hash/xxhash64Wasm.bytes.js';
 import { xxh64, xxh64Result } from '../../src/hash/xxhash64.js';
 import xxhashWasm from 'xxhash-wasm';
+import { mulberry32 } from '../helpers/prng.js';
 
-function mulberry32(a: number): () => number {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('matches the JS xxh64 and xxhash-wasm on 5000 random inputs (lengths 0..400)', async () => {
   const ref = await xxhashWasm();
