@@ -5,6 +5,7 @@
 import { main as decode } from './decode.bench.js';
 import { main as hash } from './hash.bench.js';
 import { main as xor } from './xor.bench.js';
+import { main as wal } from './wal.bench.js';
 
 console.log(`micro benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await decode();
@@ -12,3 +13,5 @@ console.log();
 await hash();
 console.log();
 await xor();
+console.log();
+await wal();
