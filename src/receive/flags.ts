@@ -27,6 +27,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'grpc-address', default: '0.0.0.0:10901', check: hostPort, help: 'Address reserved for the Thanos StoreAPI (gRPC); validated, not served yet.' },
   { name: 'http-grace-period', default: '2m', check: duration, help: 'Time to wait for in-flight requests after SIGTERM before exiting.' },
   { name: 'tsdb.path', default: './data', help: 'Data directory.' },
+  { name: 'tsdb.wal.fsync', default: 'batch', check: (v) => (['off', 'batch', 'always'].includes(v) ? '' : `expected off, batch or always, got ${JSON.stringify(v)}`), help: 'When the WAL is fsynced before a write is acknowledged: off (the OS decides; survives a process kill), batch (one fsync for all writes waiting, survives power loss), always (one per shard round).' },
   { name: 'tsdb.block-duration', default: '2h', check: duration, help: 'Block length; head chunks never cross a multiple of it.' },
   { name: 'label', repeatable: true, help: 'External label key="value" of this receiver (repeatable).', check: (v) => (parseLabelFlag(v) ? '' : `expected key="value", got ${JSON.stringify(v)}`) },
   { name: 'receive.tenant-header', default: 'THANOS-TENANT', help: 'HTTP header that names the tenant of a write or read request.' },
@@ -124,6 +125,7 @@ export interface ReceiveConfig {
   grpcAddress: { host: string; port: number };
   httpGracePeriodMs: number;
   tsdbPath: string;
+  walFsync: 'off' | 'batch' | 'always';
   blockDurationMs: number;
   externalLabels: [string, string][];
   tenantHeader: string;
@@ -165,6 +167,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     grpcAddress: splitHostPort(v('grpc-address')),
     httpGracePeriodMs: parseDuration(v('http-grace-period'))!,
     tsdbPath: v('tsdb.path'),
+    walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
     externalLabels: f.labels,
     tenantHeader: v('receive.tenant-header'),

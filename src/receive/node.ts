@@ -9,6 +9,8 @@
  *   shard threads    rings → head (SharedArrayBuffer) + label index
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkWalLayout } from '../shards/walLayout.js';
 import { ShardPool } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
@@ -41,7 +43,12 @@ export class ReceiveNode {
     this.cfg = cfg;
     this.log = log;
     mkdirSync(cfg.tsdbPath, { recursive: true });
-    this.pool = new ShardPool({ shards: cfg.shards, gateways: cfg.gateways, ringBytes: cfg.ringBytes, blockDurationMs: cfg.blockDurationMs });
+    const walDir = join(cfg.tsdbPath, 'wal');
+    checkWalLayout(walDir, cfg.shards);
+    this.pool = new ShardPool({
+      shards: cfg.shards, gateways: cfg.gateways, ringBytes: cfg.ringBytes, blockDurationMs: cfg.blockDurationMs,
+      walDir, walFsync: cfg.walFsync,
+    });
     this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
   }
 
@@ -58,7 +65,7 @@ export class ReceiveNode {
     const gateways = engine === 'uws' ? this.cfg.gateways : 1;
     // The admin server comes up first so /-/healthy answers (and /-/ready says 503) during start.
     this.http = await listen(engine, this.cfg.httpAddress.host, this.cfg.httpAddress.port, this.adminRoutes(), this.log);
-    await this.pool.ready();
+    // Gateways listen first and answer 503 until every shard has replayed its WAL.
     await this.gateways.start({
       gateways, host: this.cfg.remoteWriteAddress.host, port: this.cfg.remoteWriteAddress.port, engine,
       nodeCtl: this.nodeCtlSab, logLevel: this.cfg.logLevel, logFormat: this.cfg.logFormat,
@@ -68,6 +75,14 @@ export class ReceiveNode {
       },
     }, this.pool);
     this.remoteWritePort = this.gateways.port;
+    await this.pool.ready();
+    for (const sh of this.pool.shards) {
+      const r = sh.replay;
+      if (!r) continue;
+      if (r.series > 0 || r.samples > 0) this.log.info('WAL replayed', { shard: sh.index, series: r.series, samples: r.samples, ms: Math.round(r.ms) });
+      if (r.tornTail) this.log.warn('WAL torn tail cut', { shard: sh.index, segment: r.tornTail.segment, offset: r.tornTail.offset });
+      for (const c of r.corruptions) this.log.error('WAL corruption skipped', { shard: sh.index, segment: c.segment, offset: c.offset, reason: c.reason });
+    }
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,

@@ -15,8 +15,9 @@ import {
 } from '../sharedmem/layout.js';
 import { offsetOf, slotClassFor } from '../sharedmem/arena.js';
 import { byteBase, f64Base, i32Base, type SeriesSegment } from '../sharedmem/seriesTable.js';
-import { xorAppend, xorByteLength, xorNumSamples, xorStateInit } from '../chunkenc/xor.js';
+import { xorAppend, xorByteLength, xorLastTimestamp, xorNumSamples, xorStateInit } from '../chunkenc/xor.js';
 import type { Head } from './head.js';
+import type { PendingAppends } from './pending.js';
 
 /** BatchResult counts what one batch did; reused between batches. */
 export interface BatchResult {
@@ -38,10 +39,13 @@ export interface BatchViews {
 }
 
 /**
- * appendBatch reads the batch at byte offset `pos` of the ring and appends it to `head`.
- * Returns the record's byte length.
+ * validateBatch reads the batch at byte offset `pos` of the ring: it finds or creates each series
+ * and checks each sample against the series' last accepted one, counting refusals in `out` and
+ * collecting the valid samples in `pend` (step 1 of the commit protocol in pending.ts). LAST_T and
+ * the last value move with every accepted sample, so later samples of the same round are checked
+ * against it. Returns the record's byte length.
  */
-export function appendBatch(head: Head, v: BatchViews, pos: number, out: BatchResult): number {
+export function validateBatch(head: Head, v: BatchViews, pos: number, out: BatchResult, pend: PendingAppends): number {
   const u32 = v.u32;
   const w = pos >>> 2;
   const byteLength = u32[w + 1]!;
@@ -63,57 +67,78 @@ export function appendBatch(head: Head, v: BatchViews, pos: number, out: BatchRe
     let ref = head.lookup(tenant, hashLo, hashHi, v.bytes, u32, labOff, labelBytes);
     if (ref === -1) {
       ref = head.create(tenant, hashLo, hashHi, v.bytes, labOff, labelBytes);
+      pend.created(ref);
       out.newSeries++;
     }
     p = (labOff + labelBytes + 7) & ~7;
-    appendSamples(head, ref, v, p, sampleCount, out);
-    p += sampleCount * SAMPLE_BYTES;
+    for (let k = 0; k < sampleCount; k++, p += SAMPLE_BYTES) {
+      const t = v.f64[p >>> 3]!;
+      const vLo = u32[(p >>> 2) + 2]! | 0;
+      const vHi = u32[(p >>> 2) + 3]! | 0;
+      if (accept(head, ref, t, vLo, vHi, out)) pend.push(ref, t, vLo, vHi);
+    }
   }
   return byteLength;
 }
 
-function appendSamples(head: Head, ref: number, v: BatchViews, p: number, n: number, out: BatchResult): void {
+/**
+ * accept applies Prometheus' rules to one sample of series `ref`: older than the last accepted
+ * one is out of order; the same timestamp with other value bits is a duplicate; the same bits are
+ * accepted silently (false, nothing to append). Accepted samples move LAST_T and the last value.
+ */
+export function accept(head: Head, ref: number, t: number, vLo: number, vHi: number, out: BatchResult): boolean {
+  const seg = head.series.seg(ref);
+  const i32 = seg.i32;
+  const f64 = seg.f64;
+  const b = i32Base(ref);
+  const f = f64Base(ref);
+  const lastT = f64[f + SeriesF64.LAST_T]!;
+  if (t <= lastT) {
+    if (t < lastT) out.outOfOrder++;
+    else if (i32[b + SeriesI32.LAST_V_LO] !== vLo || i32[b + SeriesI32.LAST_V_HI] !== vHi) out.duplicate++;
+    return false;
+  }
+  f64[f + SeriesF64.LAST_T] = t;
+  i32[b + SeriesI32.LAST_V_LO] = vLo;
+  i32[b + SeriesI32.LAST_V_HI] = vHi;
+  if (f64[f + SeriesF64.FIRST_T]! > t) f64[f + SeriesF64.FIRST_T] = t;
+  out.appended++;
+  return true;
+}
+
+/** applyPending appends the collected samples to the head chunks (step 3), then clears `pend`. */
+export function applyPending(head: Head, pend: PendingAppends): void {
+  const { refs, ts, lo, hi } = pend;
+  for (let i = 0; i < pend.n; i++) appendSample(head, refs[i]!, ts[i]!, lo[i]!, hi[i]!);
+  pend.clear();
+}
+
+/** appendSample XOR-encodes one accepted sample into the series' open chunk, cutting as needed. */
+export function appendSample(head: Head, ref: number, t: number, vLo: number, vHi: number): void {
   const seg = head.series.seg(ref);
   const i32 = seg.i32;
   const f64 = seg.f64;
   const b = i32Base(ref);
   const f = f64Base(ref);
   const so = byteBase(ref) + SERIES_XOR_STATE_OFFSET;
-  const u32 = v.u32;
-  for (let k = 0; k < n; k++, p += SAMPLE_BYTES) {
-    const t = v.f64[p >>> 3]!;
-    const vLo = u32[(p >>> 2) + 2]! | 0;
-    const vHi = u32[(p >>> 2) + 3]! | 0;
-    const lastT = f64[f + SeriesF64.LAST_T]!;
-    if (t <= lastT) {
-      if (t < lastT) out.outOfOrder++;
-      else if (i32[b + SeriesI32.LAST_V_LO] !== vLo || i32[b + SeriesI32.LAST_V_HI] !== vHi) out.duplicate++;
-      continue;
+  let cptr = i32[b + SeriesI32.CHUNK_PTR]!;
+  if (cptr !== 0) {
+    const full = xorNumSamples(i32, so) >= SAMPLES_PER_CHUNK || xorByteLength(i32, so) >= MAX_BYTES_PER_XOR_CHUNK;
+    const dur = head.opts.blockDurationMs;
+    const chunkMint = f64[f + SeriesF64.CHUNK_MINT]!;
+    if (full || t >= Math.floor(chunkMint / dur) * dur + dur) {
+      closeChunk(head, seg, ref);
+      cptr = 0;
     }
-    let cptr = i32[b + SeriesI32.CHUNK_PTR]!;
-    if (cptr !== 0) {
-      const full = xorNumSamples(i32, so) >= SAMPLES_PER_CHUNK || xorByteLength(i32, so) >= MAX_BYTES_PER_XOR_CHUNK;
-      const dur = head.opts.blockDurationMs;
-      const chunkMint = f64[f + SeriesF64.CHUNK_MINT]!;
-      if (full || t >= Math.floor(chunkMint / dur) * dur + dur) {
-        closeChunk(head, seg, ref);
-        cptr = 0;
-      }
-    }
-    if (cptr === 0) {
-      openChunk(head, seg, ref, t);
-      cptr = i32[b + SeriesI32.CHUNK_PTR]!;
-    }
-    for (;;) {
-      const data = head.arena.segmentOf(cptr);
-      if (xorAppend(f64, i32, so, data, offsetOf(cptr), i32[b + SeriesI32.CHUNK_CAP]!, t, vLo, vHi)) break;
-      cptr = growChunk(head, seg, ref);
-    }
-    f64[f + SeriesF64.LAST_T] = t;
-    i32[b + SeriesI32.LAST_V_LO] = vLo;
-    i32[b + SeriesI32.LAST_V_HI] = vHi;
-    if (f64[f + SeriesF64.FIRST_T]! > t) f64[f + SeriesF64.FIRST_T] = t;
-    out.appended++;
+  }
+  if (cptr === 0) {
+    openChunk(head, seg, ref, t);
+    cptr = i32[b + SeriesI32.CHUNK_PTR]!;
+  }
+  for (;;) {
+    const data = head.arena.segmentOf(cptr);
+    if (xorAppend(f64, i32, so, data, offsetOf(cptr), i32[b + SeriesI32.CHUNK_CAP]!, t, vLo, vHi)) break;
+    cptr = growChunk(head, seg, ref);
   }
 }
 
@@ -176,7 +201,8 @@ function closeChunk(head: Head, seg: SeriesSegment, ref: number): void {
   const dv = head.arena.views[addr >>> ARENA_SEG_SHIFT]!;
   const off = offsetOf(addr);
   dv.setFloat64(off, seg.f64[f + SeriesF64.CHUNK_MINT]!, true);
-  dv.setFloat64(off + 8, seg.f64[f + SeriesF64.LAST_T]!, true);
+  // The chunk's own last timestamp: LAST_T is the last *accepted* sample and may be further on.
+  dv.setFloat64(off + 8, xorLastTimestamp(seg.f64, byteBase(ref) + SERIES_XOR_STATE_OFFSET), true);
   dv.setInt32(off + 16, i32[b + SeriesI32.CLOSED_PTR]!, true);
   dv.setInt32(off + 20, len, true);
   const src = head.arena.segmentOf(old);

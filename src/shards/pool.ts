@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { workerExecArgv } from '../util/profile.js';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createRingBuffers, type RingBuffers } from '../sharedmem/ring.js';
 import { RingCtl, SHARD_CTL_BYTES, ShardCtl, ShardState, STAT_BYTES, StatSlot } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
@@ -32,15 +33,18 @@ export class Shard {
   private readonly queries = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   failed: Error | undefined;
   readonly ready: Promise<void>;
+  /** What the shard replayed from its WAL at start, if it has one. */
+  replay: Extract<FromShard, { type: 'ready' }>['replay'];
 
-  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number) {
+  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number, wal: { dir?: string; fsync: 'off' | 'batch' | 'always' }) {
     this.index = index;
     this.rings = Array.from({ length: gateways }, () => createRingBuffers(ringBytes));
     this.ctlSab = new SharedArrayBuffer(SHARD_CTL_BYTES);
     this.ctl = new Int32Array(this.ctlSab);
     const statsSab = new SharedArrayBuffer(STAT_BYTES);
     this.stats = new Float64Array(statsSab);
-    const init: ShardInit = { index, rings: this.rings, ctl: this.ctlSab, stats: statsSab, blockDurationMs };
+    const init: ShardInit = { index, rings: this.rings, ctl: this.ctlSab, stats: statsSab, blockDurationMs, walFsync: wal.fsync };
+    if (wal.dir !== undefined) init.walDir = join(wal.dir, `shard-${String(index).padStart(3, '0')}`);
     this.worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
       workerData: init,
       name: `sluice-shard-${index}`,
@@ -54,7 +58,7 @@ export class Shard {
     this.worker.on('message', (m: FromShard) => {
       switch (m.type) {
         case 'segment': this.view.addSegment(m.kind, m.index, m.sab); break;
-        case 'ready': onReady(); break;
+        case 'ready': this.replay = m.replay; onReady(); break;
         case 'reply': {
           const q = this.queries.get(m.id);
           if (!q) break;
@@ -125,6 +129,9 @@ export interface ShardPoolOptions {
   shards: number;
   /** Gateway threads: each gets its own ring to every shard. */
   gateways: number;
+  /** WAL base directory (each shard logs to shard-NNN below it); undefined runs without a WAL. */
+  walDir?: string;
+  walFsync?: 'off' | 'batch' | 'always';
   ringBytes: number;
   blockDurationMs: number;
 }
@@ -134,7 +141,7 @@ export class ShardPool {
   readonly shards: Shard[];
 
   constructor(opts: ShardPoolOptions) {
-    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs));
+    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs, opts.walDir === undefined ? { fsync: opts.walFsync ?? 'batch' } : { dir: opts.walDir, fsync: opts.walFsync ?? 'batch' }));
   }
 
   /** ready resolves when every shard thread runs. */

@@ -15,6 +15,9 @@ export interface ShardInit {
   ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   blockDurationMs: number;
+  /** The shard's WAL directory, or undefined to run without a WAL (tests of the head alone). */
+  walDir?: string;
+  walFsync: 'off' | 'batch' | 'always';
 }
 
 /** Queries the main thread sends; answered with a ShardReply of the same id. */
@@ -30,7 +33,7 @@ export type ToShard = ShardQuery | { type: 'stop' };
 /** Messages from a shard. */
 export type FromShard =
   | { type: 'segment'; kind: 'series' | 'arena'; index: number; sab: SharedArrayBuffer }
-  | { type: 'ready' }
+  | { type: 'ready'; replay?: { series: number; samples: number; ms: number; corruptions: { segment: number; offset: number; reason: string }[]; tornTail: { segment: number; offset: number } | null } }
   | { type: 'reply'; id: number; result: unknown }
   | { type: 'reply'; id: number; error: { code: ErrorCode; message: string } }
   | { type: 'stopped' };

@@ -7,7 +7,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Head } from './head.js';
-import { appendBatch, type BatchResult } from './headAppend.js';
+import { applyPending, validateBatch, type BatchResult } from './headAppend.js';
+import { PendingAppends } from './pending.js';
+import { ShardWal, type ReplayStats } from './wal.js';
+
+/** The shard's WAL, once opened (step C); undefined runs without one. */
+let wal: ShardWal | undefined;
 import { labelNames, labelValues, selectSeries } from './headRead.js';
 import { RingConsumer } from '../sharedmem/ring.js';
 import { RESULT_SLOTS, RESULT_SLOT_I32, ResultSlot, RingCtl, ShardCtl, ShardState, StatSlot } from '../sharedmem/layout.js';
@@ -32,26 +37,77 @@ const rings = init.rings.map((r) => new RingConsumer(r));
 const ctl = new Int32Array(init.ctl);
 const stats = new Float64Array(init.stats);
 const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0, tenant: 0 };
+const pend = new PendingAppends();
 let stopping = false;
-/** Yield to the event loop after this much continuous work, so queries are not starved. */
-const YIELD_AFTER_MS = 5;
+/** A round takes at most this long to validate, so queries and fsyncs are not starved. */
+const ROUND_MS = 5;
 
+/** Validated batches of the current round, waiting to be published. Entries are reused. */
+interface Done { ring: RingConsumer; seq: number; appended: number; duplicate: number; outOfOrder: number; newSeries: number }
+const done: Done[] = [];
+let doneN = 0;
 
-function publish(ring: RingConsumer): void {
+function remember(ring: RingConsumer): void {
+  let d = done[doneN];
+  if (d === undefined) {
+    d = { ring, seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
+    done.push(d);
+  }
+  d.ring = ring; d.seq = res.seq; d.appended = res.appended; d.duplicate = res.duplicate;
+  d.outOfOrder = res.outOfOrder; d.newSeries = res.newSeries;
+  doneN++;
+}
+
+/** publish writes a batch's result and advances its ring's DONE_SEQ (step 4: the ack). */
+function publish(d: Done): void {
+  const ring = d.ring;
   const results = ring.results;
-  const o = (res.seq & (RESULT_SLOTS - 1)) * RESULT_SLOT_I32;
-  results[o + ResultSlot.APPENDED] = res.appended;
-  results[o + ResultSlot.DUPLICATE] = res.duplicate;
-  results[o + ResultSlot.OUT_OF_ORDER] = res.outOfOrder;
-  results[o + ResultSlot.NEW_SERIES] = res.newSeries;
+  const o = (d.seq & (RESULT_SLOTS - 1)) * RESULT_SLOT_I32;
+  results[o + ResultSlot.APPENDED] = d.appended;
+  results[o + ResultSlot.DUPLICATE] = d.duplicate;
+  results[o + ResultSlot.OUT_OF_ORDER] = d.outOfOrder;
+  results[o + ResultSlot.NEW_SERIES] = d.newSeries;
   results[o + ResultSlot.TOO_OLD] = 0;
-  Atomics.store(results, o + ResultSlot.SEQ, res.seq);
-  Atomics.store(ring.ctl, RingCtl.DONE_SEQ, res.seq);
+  Atomics.store(results, o + ResultSlot.SEQ, d.seq);
+  Atomics.store(ring.ctl, RingCtl.DONE_SEQ, d.seq);
   Atomics.notify(ring.ctl, RingCtl.DONE_SEQ);
-  stats[StatSlot.SAMPLES_APPENDED]! += res.appended;
-  stats[StatSlot.DUPLICATE]! += res.duplicate;
-  stats[StatSlot.OUT_OF_ORDER]! += res.outOfOrder;
+  stats[StatSlot.SAMPLES_APPENDED]! += d.appended;
+  stats[StatSlot.DUPLICATE]! += d.duplicate;
+  stats[StatSlot.OUT_OF_ORDER]! += d.outOfOrder;
   stats[StatSlot.BATCHES]! += 1;
+}
+
+/**
+ * round runs the commit protocol of pending.ts over every batch the rings hold now (up to
+ * ROUND_MS of validation): validate, log, apply, publish. Returns whether it found any batch.
+ */
+async function round(): Promise<boolean> {
+  const started = performance.now();
+  doneN = 0;
+  let found = true;
+  while (found && performance.now() - started < ROUND_MS) {
+    found = false;
+    // Round robin over the gateways' rings, a batch at a time, so none starves.
+    for (const ring of rings) {
+      const pos = ring.next();
+      if (pos === -1) continue;
+      const len = validateBatch(head, ring, pos, res, pend);
+      // Everything needed later was copied (samples into pend, labels into the arena).
+      ring.release(len);
+      remember(ring);
+      found = true;
+    }
+  }
+  if (doneN === 0) return false;
+  await log();
+  applyPending(head, pend);
+  for (let i = 0; i < doneN; i++) publish(done[i]!);
+  return true;
+}
+
+/** log writes the round to the WAL (step 2); see wal.ts. */
+async function log(): Promise<void> {
+  if (wal !== undefined) await wal.logRound(head, pend);
 }
 
 /** pending tells whether any ring holds a published batch. */
@@ -63,26 +119,23 @@ function pending(): boolean {
 async function loop(): Promise<void> {
   // A pending waitAsync does not keep a worker alive; this handle does until we stop.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  // Replay before serving: gateways answer 503 until every shard is ready.
+  let replay: ReplayStats | undefined;
+  if (init.walDir !== undefined) {
+    const opened = await ShardWal.open(init.walDir, init.walFsync, head);
+    wal = opened.wal;
+    replay = opened.stats;
+    stats[StatSlot.SERIES] = head.series.count;
+    stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
+  }
   Atomics.store(ctl, ShardCtl.STATE, ShardState.RUNNING);
-  post({ type: 'ready' });
+  post(replay ? { type: 'ready', replay } : { type: 'ready' });
   while (!stopping) {
-    const started = performance.now();
-    let busy = true;
-    while (busy && performance.now() - started < YIELD_AFTER_MS) {
-      busy = false;
-      // Round robin over the gateways' rings, a batch at a time, so none starves.
-      for (const ring of rings) {
-        const pos = ring.next();
-        if (pos === -1) continue;
-        const len = appendBatch(head, ring, pos, res);
-        ring.release(len);
-        publish(ring);
-        busy = true;
-      }
-    }
+    const busy = await round();
     stats[StatSlot.SERIES] = head.series.count;
     stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
     if (busy) {
+      // Let queued control messages (queries, stop) run between rounds.
       await new Promise<void>((r) => setImmediate(r));
       continue;
     }
@@ -95,6 +148,7 @@ async function loop(): Promise<void> {
     }
     Atomics.store(ctl, ShardCtl.SLEEPING, 0);
   }
+  if (wal !== undefined) await wal.close();
   clearInterval(keepAlive);
   Atomics.store(ctl, ShardCtl.STATE, ShardState.STOPPED);
   post({ type: 'stopped' });

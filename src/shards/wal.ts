@@ -1,0 +1,135 @@
+/**
+ * ShardWal is a shard's write-ahead log: every round of validated batches is logged (series
+ * records for the series it created, one samples record for its valid samples) before the round
+ * is applied to the head and acknowledged; on start the shard replays it into an empty head.
+ * The byte format is src/wal (docs/format/wal.md). A series record lists the tenant first, as a
+ * label with an empty name (a real label name is never empty).
+ */
+import { mkdirSync } from 'node:fs';
+import { WalReader, WalWriter, type FsyncMode, type WalCorruption } from '../wal/segment.js';
+import { RecordEncoder, RecordType, SampleBatch, decodeSamples, decodeSeries, recordType } from '../wal/records.js';
+import { WasmXxh64 } from '../hash/xxhash64Wasm.js';
+import { decodeLabelBlob, encodeLabelBlob, type Labels } from '../model/labels.js';
+import { accept, appendSample, type BatchResult } from './headAppend.js';
+import { SeriesI32 } from '../sharedmem/layout.js';
+import { i32Base } from '../sharedmem/seriesTable.js';
+import type { Head } from './head.js';
+import type { PendingAppends } from './pending.js';
+
+/** ReplayStats says what a replay found. */
+export interface ReplayStats {
+  series: number;
+  samples: number;
+  ms: number;
+  corruptions: WalCorruption[];
+  tornTail: { segment: number; offset: number } | null;
+}
+
+const enc = new TextEncoder();
+
+/** ShardWal logs and replays one shard's WAL. Owned by the shard thread. */
+export class ShardWal {
+  private readonly writer: WalWriter;
+  private readonly seriesEnc = new RecordEncoder(64 * 1024);
+  private readonly samplesEnc = new RecordEncoder(256 * 1024);
+
+  private constructor(writer: WalWriter) {
+    this.writer = writer;
+  }
+
+  /**
+   * open replays `dir` into `head` (which must be empty), then opens it for appending. A torn
+   * tail is cut by the writer; corruption in the middle is skipped and reported.
+   */
+  static async open(dir: string, fsync: FsyncMode, head: Head): Promise<{ wal: ShardWal; stats: ReplayStats }> {
+    mkdirSync(dir, { recursive: true });
+    const stats = replay(dir, head);
+    const writer = await WalWriter.open(dir, { fsync, compression: 'auto' });
+    return { wal: new ShardWal(writer), stats };
+  }
+
+  /** logRound logs a validated round (step 2 of pending.ts) and resolves once it is durable. */
+  logRound(head: Head, pend: PendingAppends): Promise<void> {
+    const recs: Uint8Array[] = [];
+    if (pend.newCount > 0) {
+      const e = this.seriesEnc;
+      e.beginSeries();
+      for (let i = 0; i < pend.newCount; i++) {
+        const ref = pend.newSeries[i]!;
+        const seg = head.series.seg(ref);
+        const b = i32Base(ref);
+        const addr = seg.i32[b + SeriesI32.LABELS_PTR]!;
+        const len = seg.i32[b + SeriesI32.LABELS_LEN]!;
+        const ls = decodeLabelBlob(head.arena.copy(addr, len), 0, len);
+        const flat: string[] = ['', head.tenants[seg.i32[b + SeriesI32.TENANT]!]!];
+        for (const [n, v] of ls) flat.push(n, v);
+        e.series(ref, flat);
+      }
+      recs.push(e.finish());
+    }
+    if (pend.n > 0) {
+      const e = this.samplesEnc;
+      e.beginSamples();
+      for (let i = 0; i < pend.n; i++) e.sample(pend.refs[i]!, pend.ts[i]!, pend.lo[i]! >>> 0, pend.hi[i]! >>> 0);
+      recs.push(e.finish());
+    }
+    return recs.length === 0 ? Promise.resolve() : this.writer.log(recs);
+  }
+
+  /** close syncs and closes the WAL. */
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+}
+
+/** replay reads every record of `dir` into `head`, in order. */
+function replay(dir: string, head: Head): ReplayStats {
+  const started = performance.now();
+  const reader = new WalReader(dir);
+  const hasher = new WasmXxh64();
+  const batch = new SampleBatch(4096);
+  const out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0, tenant: 0 };
+  // WAL ref → head ref (equal when the WAL is whole: refs are dense, made in the same order).
+  const refMap: number[] = [];
+  let series = 0;
+  for (const rec of reader.records()) {
+    const type = recordType(rec);
+    if (type === RecordType.Series) {
+      decodeSeries(rec, (ref, flat) => {
+        const tenant = flat[1]!;
+        const ls: Labels = [];
+        for (let i = 2; i < flat.length; i += 2) ls.push([flat[i]!, flat[i + 1]!]);
+        const blob = encodeLabelBlob(ls);
+        const tb = enc.encode(tenant);
+        hasher.ensure(tb.length + 1 + blob.length);
+        hasher.input.set(tb, 0);
+        hasher.input[tb.length] = 0xff;
+        hasher.input.set(blob, tb.length + 1);
+        const lo = hasher.hash(tb.length + 1 + blob.length) | 0;
+        const hi = hasher.hi | 0;
+        const tid = head.tenantId(tenant);
+        let r = lookupAligned(head, tid, lo, hi, blob);
+        if (r === -1) r = head.create(tid, lo, hi, blob, 0, blob.length);
+        refMap[ref] = r;
+        series++;
+      });
+    } else if (type === RecordType.Samples) {
+      decodeSamples(rec, batch);
+      for (let i = 0; i < batch.length; i++) {
+        const ref = refMap[batch.refs[i]!];
+        if (ref === undefined) continue; // its series record was lost to corruption
+        const lo = batch.lo[i]! | 0, hi = batch.hi[i]! | 0, t = batch.ts[i]!;
+        if (accept(head, ref, t, lo, hi, out)) appendSample(head, ref, t, lo, hi);
+      }
+    }
+  }
+  return { series, samples: out.appended, ms: performance.now() - started, corruptions: reader.corruptions, tornTail: reader.tornTail };
+}
+
+/** lookupAligned copies a blob to an 8-aligned buffer, as lookup compares it word-wise. */
+function lookupAligned(head: Head, tid: number, lo: number, hi: number, blob: Uint8Array): number {
+  const buf = new ArrayBuffer((blob.length + 7) & ~7);
+  const bytes = new Uint8Array(buf);
+  bytes.set(blob);
+  return head.lookup(tid, lo, hi, bytes, new Uint32Array(buf), 0, blob.length);
+}
