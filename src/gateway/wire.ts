@@ -20,6 +20,9 @@
  *
  * Host requirement: a little-endian host (x86-64, arm64). `values` is a Float64Array view over
  * the same memory as `valueWords`, which only lines up when the host is little-endian.
+ *
+ * The file stays whole although it is over 600 lines: splitting the decoder across modules
+ * measured 1-3% slower (V8 reaches cross-module state through an extra indirection).
  */
 import { WireError } from '../errors.js';
 

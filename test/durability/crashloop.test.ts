@@ -7,14 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
-import { encodeBody, series, RW_HEADERS } from '../helpers/node.js';
+import { encodeBody, series, RW_HEADERS, freePort, waitReady } from '../helpers/node.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { ShardPool } from '../../src/shards/pool.js';
 import { XorIterator } from '../../src/chunkenc/xor.js';
@@ -25,25 +24,7 @@ const SERIES = 40;
 const SHARDS = 2;
 const T0 = 1_700_000_000_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
-async function waitReady(url: string, child: ChildProcess, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`receiver exited with ${child.exitCode}`);
-    try { if ((await fetch(url)).status === 200) return; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} not ready within ${ms} ms`);
-}
 
 /** key identifies a sample: series index and timestamp. */
 const key = (s: number, t: number): string => `${s}@${t}`;

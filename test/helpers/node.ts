@@ -3,6 +3,8 @@
  * remote-write requests encoded by protobufjs and compressed by snappy.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import snappy from 'snappy';
@@ -77,4 +79,26 @@ export function series(labels: Record<string, string>, samples: [number, number]
     labels: Object.keys(labels).sort().map((name) => ({ name, value: labels[name]! })),
     samples: samples.map(([timestamp, value]) => ({ timestamp, value })),
   };
+}
+
+/** freePort asks the kernel for a free loopback TCP port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** waitReady polls `url` until it answers 200; fails early if `child` exits. */
+export async function waitReady(url: string, child?: ChildProcess, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`receiver exited with ${child.exitCode}`);
+    try { if ((await fetch(url)).status === 200) return; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} not ready within ${ms} ms`);
 }
