@@ -1,9 +1,9 @@
 /**
- * appendBatch applies one batch record from the write ring to the head, sample by sample, with
- * Prometheus' rules: a timestamp older than the series' last one is out of order; the same
- * timestamp with other value bits is a duplicate; the same timestamp with the same bits is
- * accepted silently. Rejected samples are counted per class, never thrown; the valid rest is
- * written.
+ * Appending to the head, in the two steps of the commit protocol (pending.ts): validateBatch reads
+ * a batch record from a ring and applies Prometheus' rules sample by sample (older than the
+ * series' last accepted sample: out of order; same timestamp, other value bits: duplicate; same
+ * bits: accepted silently), counting refusals per class and collecting the valid rest; after the
+ * WAL has logged them, applyPending XOR-encodes them into the head chunks.
  *
  * Hot path: no allocation per sample or per existing series. The chunk seqlock protocol that lets
  * other threads read the head is in headView.ts; every change of CHUNK_PTR / CLOSED_PTR below is
@@ -26,7 +26,6 @@ export interface BatchResult {
   duplicate: number;
   outOfOrder: number;
   newSeries: number;
-  tenant: number;
 }
 
 const utf8 = new TextDecoder();
@@ -54,7 +53,6 @@ export function validateBatch(head: Head, v: BatchViews, pos: number, out: Batch
   const tenantLen = u32[w + 4]!;
   const tenantName = utf8.decode(v.bytes.subarray(pos + BATCH_HEADER_BYTES, pos + BATCH_HEADER_BYTES + tenantLen));
   const tenant = head.tenantId(tenantName);
-  out.tenant = tenant;
   out.appended = 0; out.duplicate = 0; out.outOfOrder = 0; out.newSeries = 0;
   let p = (pos + BATCH_HEADER_BYTES + tenantLen + 7) & ~7;
   for (let s = 0; s < seriesCount; s++) {

@@ -88,7 +88,7 @@ function replay(dir: string, head: Head): ReplayStats {
   const reader = new WalReader(dir);
   const hasher = new WasmXxh64();
   const batch = new SampleBatch(4096);
-  const out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0, tenant: 0 };
+  const out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
   // WAL ref → head ref (equal when the WAL is whole: refs are dense, made in the same order).
   const refMap: number[] = [];
   let series = 0;

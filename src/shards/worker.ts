@@ -1,9 +1,10 @@
 /**
  * Shard thread entry. A shard owns a disjoint set of series (chosen by the gateways from the series
- * hash) and is the only writer of its head. Its loop: take every published batch from each of its
- * rings (one per gateway thread), append it, publish the batch's result and advance that ring's
- * DONE_SEQ, then wait on the shard's WAKE word with Atomics.waitAsync so control messages
- * (queries, stop) still run between batches.
+ * hash) and is the only writer of its head. It replays its WAL at start, then loops in rounds:
+ * validate every batch its rings hold (one ring per gateway thread), log the round to the WAL,
+ * apply it to the head, publish each batch's result by advancing its ring's DONE_SEQ (the ack);
+ * when idle it waits on the shard's WAKE word with Atomics.waitAsync, so control messages
+ * (queries, stop) still run between rounds. The commit protocol is in pending.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Head } from './head.js';
@@ -36,7 +37,7 @@ const head = new Head({
 const rings = init.rings.map((r) => new RingConsumer(r));
 const ctl = new Int32Array(init.ctl);
 const stats = new Float64Array(init.stats);
-const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0, tenant: 0 };
+const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
 const pend = new PendingAppends();
 let stopping = false;
 /** A round takes at most this long to validate, so queries and fsyncs are not starved. */
