@@ -351,6 +351,14 @@ export function xorLastTimestamp(f64: Float64Array, so: number): number {
   return f64[(so >>> 3) + F_T];
 }
 
+/** xorLastValueLo / xorLastValueHi return the two words of the last appended value. */
+export function xorLastValueLo(i32: Int32Array, so: number): number {
+  return i32[(so >>> 2) + I_VLO];
+}
+export function xorLastValueHi(i32: Int32Array, so: number): number {
+  return i32[(so >>> 2) + I_VHI];
+}
+
 /**
  * XorIterator decodes a chunk's bytes. It reads only the bytes (never an appender state), so it
  * may run in another thread while the chunk is appended to: it decodes the number of samples

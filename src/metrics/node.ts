@@ -23,7 +23,20 @@ export class NodeMetrics {
         },
       });
     };
+    // Counters kept by the shards (or their supervisor): exposed as counters, read at scrape time.
+    const shardCounter = (name: string, help: string, read: (i: number) => number): void => {
+      new client.Counter({
+        name, help, labelNames: ['shard'], registers: [r],
+        collect() {
+          this.reset();
+          for (let i = 0; i < pool.shards.length; i++) this.inc({ shard: String(i) }, read(i));
+        },
+      });
+    };
     const at = (i: number) => pool.shards[i]!;
+    shardCounter('sluice_shard_restarts_total', 'Shard threads that died and were replaced.', (i) => at(i).restarts);
+    shardCounter('sluice_wal_write_failures_total', 'Rounds of batches refused with 503 because the WAL could not log them (disk full, I/O error).', (i) => at(i).stat(StatSlot.WAL_FAILURES));
+    shardCounter('prometheus_tsdb_wal_corruptions_total', 'Corrupt WAL records skipped during replay.', (i) => at(i).walCorruptions);
     shardGauge('sluice_shard_series', 'Series held by the shard.', (i) => at(i).stat(StatSlot.SERIES));
     shardGauge('sluice_shard_samples_appended', 'Samples appended by the shard since start (counter).', (i) => at(i).stat(StatSlot.SAMPLES_APPENDED));
     shardGauge('sluice_shard_batches', 'Batches applied by the shard since start (counter).', (i) => at(i).stat(StatSlot.BATCHES));

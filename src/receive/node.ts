@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkWalLayout } from '../shards/walLayout.js';
-import { ShardPool } from '../shards/pool.js';
+import { ShardPool, type ShardEvent } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
 import { snappyEngine } from '../gateway/snappy.js';
@@ -24,6 +24,12 @@ import type { ReceiveConfig } from './flags.js';
 /** MAX_BODY_BYTES bounds a compressed remote-write body; MAX_DECOMPRESSED_BYTES its decoded size. */
 const MAX_BODY_BYTES = 32 << 20;
 const MAX_DECOMPRESSED_BYTES = 64 << 20;
+
+/** NodeTuning holds settings that are not flags (tests use them to widen timing windows). */
+export interface NodeTuning {
+  /** First delay before a dead shard thread is replaced (100 ms). */
+  shardRestartMinMs?: number;
+}
 
 /** ReceiveNode is a running receiver. */
 export class ReceiveNode {
@@ -39,7 +45,7 @@ export class ReceiveNode {
   /** The bound remote-write port. */
   remoteWritePort = 0;
 
-  constructor(cfg: ReceiveConfig, log = new Logger(cfg.logLevel, cfg.logFormat)) {
+  constructor(cfg: ReceiveConfig, log = new Logger(cfg.logLevel, cfg.logFormat), tuning: NodeTuning = {}) {
     this.cfg = cfg;
     this.log = log;
     mkdirSync(cfg.tsdbPath, { recursive: true });
@@ -48,8 +54,24 @@ export class ReceiveNode {
     this.pool = new ShardPool({
       shards: cfg.shards, gateways: cfg.gateways, ringBytes: cfg.ringBytes, blockDurationMs: cfg.blockDurationMs,
       walDir, walFsync: cfg.walFsync,
+      onEvent: (e) => this.onShardEvent(e),
+      ...(tuning.shardRestartMinMs !== undefined ? { restartMinMs: tuning.shardRestartMinMs } : {}),
     });
     this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
+  }
+
+  /** onShardEvent logs what the shard supervisor reports. */
+  private onShardEvent(e: ShardEvent): void {
+    switch (e.type) {
+      case 'failed': this.log.error('shard thread died; restarting it', { shard: e.shard, err: e.error, restart_in_ms: e.restartInMs }); break;
+      case 'restarted': {
+        const r = e.replay;
+        this.log.warn('shard thread restarted', { shard: e.shard, series: r?.series ?? 0, samples: r?.samples ?? 0, ms: Math.round(r?.ms ?? 0), corruptions: r?.corruptions.length ?? 0 });
+        break;
+      }
+      case 'walError': this.log.error('WAL write failed; answering 503 until it succeeds again', { shard: e.shard, err: e.message }); break;
+      case 'walRecovered': this.log.info('WAL writes succeed again', { shard: e.shard }); break;
+    }
   }
 
   /** ready tells whether remote-write is accepted. */

@@ -15,7 +15,7 @@ import {
 } from '../sharedmem/layout.js';
 import { offsetOf, slotClassFor } from '../sharedmem/arena.js';
 import { byteBase, f64Base, i32Base, type SeriesSegment } from '../sharedmem/seriesTable.js';
-import { xorAppend, xorByteLength, xorLastTimestamp, xorNumSamples, xorStateInit } from '../chunkenc/xor.js';
+import { xorAppend, xorByteLength, xorLastTimestamp, xorLastValueHi, xorLastValueLo, xorNumSamples, xorStateInit } from '../chunkenc/xor.js';
 import type { Head } from './head.js';
 import type { PendingAppends } from './pending.js';
 
@@ -108,6 +108,31 @@ export function accept(head: Head, ref: number, t: number, vLo: number, vHi: num
 export function applyPending(head: Head, pend: PendingAppends): void {
   const { refs, ts, lo, hi } = pend;
   for (let i = 0; i < pend.n; i++) appendSample(head, refs[i]!, ts[i]!, lo[i]!, hi[i]!);
+  pend.clear();
+}
+
+/**
+ * rollbackPending undoes what validateBatch did to the series' last-sample fields for a round the
+ * WAL could not log, then clears `pend`: each touched series gets back the last sample of its
+ * chunk (or the empty state if it has none). Series the round created stay (unsampled).
+ */
+export function rollbackPending(head: Head, pend: PendingAppends): void {
+  const refs = pend.refs;
+  for (let i = 0; i < pend.n; i++) {
+    const ref = refs[i]!;
+    const seg = head.series.seg(ref);
+    const b = i32Base(ref);
+    const f = f64Base(ref);
+    if (seg.i32[b + SeriesI32.CHUNK_PTR] !== 0) {
+      const so = byteBase(ref) + SERIES_XOR_STATE_OFFSET;
+      seg.f64[f + SeriesF64.LAST_T] = xorLastTimestamp(seg.f64, so);
+      seg.i32[b + SeriesI32.LAST_V_LO] = xorLastValueLo(seg.i32, so);
+      seg.i32[b + SeriesI32.LAST_V_HI] = xorLastValueHi(seg.i32, so);
+    } else {
+      seg.f64[f + SeriesF64.LAST_T] = -Infinity;
+      seg.f64[f + SeriesF64.FIRST_T] = Infinity;
+    }
+  }
   pend.clear();
 }
 

@@ -4,7 +4,7 @@
  * waiting loop per link, never a message per batch). Owned by one gateway thread.
  */
 import { RingProducer, type RingBuffers } from '../sharedmem/ring.js';
-import { RESULT_SLOTS, RESULT_SLOT_I32, ResultSlot, RingCtl, ShardCtl, ShardState } from '../sharedmem/layout.js';
+import { RESULT_SLOTS, RESULT_SLOT_I32, ResultError, ResultSlot, RingCtl, ShardCtl, ShardState, WalErrno } from '../sharedmem/layout.js';
 import { ErrorCode, SluiceError } from '../errors.js';
 
 /** ShardResult is what one shard did with its part of a request. */
@@ -19,6 +19,16 @@ interface Pending {
   seq: number;
   resolve: (r: ShardResult) => void;
   reject: (e: Error) => void;
+}
+
+/** walErrorText names the shard's last WAL write failure. */
+function walErrorText(shardCtl: Int32Array): string {
+  switch (Atomics.load(shardCtl, ShardCtl.WAL_ERROR)) {
+    case WalErrno.ENOSPC: return 'ENOSPC: no space left on device';
+    case WalErrno.EDQUOT: return 'EDQUOT: disk quota exceeded';
+    case WalErrno.EIO: return 'EIO: input/output error';
+    default: return 'write failed';
+  }
 }
 
 /** At most this many batches may wait in one ring (well below RESULT_SLOTS). */
@@ -66,7 +76,10 @@ export class ShardLink {
     }
     const seq = (this.seq + 1) | 0;
     u32[2] = seq >>> 0;
+    // SUBMIT_SEQ before HEAD: a restarted shard that sees this batch also sees its seq (layout.ts).
+    Atomics.store(this.ctl, RingCtl.SUBMIT_SEQ, seq);
     if (!this.producer.tryWrite(rec, len)) {
+      Atomics.store(this.ctl, RingCtl.SUBMIT_SEQ, this.seq);
       throw new SluiceError(ErrorCode.Unavailable, `shard ${this.shard} is overloaded: write ring full (${this.producer.capacity} bytes)`);
     }
     this.seq = seq;
@@ -96,14 +109,23 @@ export class ShardLink {
           if (((done - p.seq) | 0) < 0) break;
           const o = (p.seq & (RESULT_SLOTS - 1)) * RESULT_SLOT_I32;
           const r = this.results;
+          this.pendingHead++;
+          progressed = true;
+          // A stale slot: a restarted shard skipped this batch (layout.ts, RingCtl.SUBMIT_SEQ).
+          if (Atomics.load(r, o + ResultSlot.SEQ) !== p.seq) {
+            p.reject(new SluiceError(ErrorCode.Unavailable, `shard ${this.shard} restarted before appending the batch`));
+            continue;
+          }
+          if (r[o + ResultSlot.ERROR] === ResultError.WAL) {
+            p.reject(new SluiceError(ErrorCode.Unavailable, `shard ${this.shard} could not write its WAL (${walErrorText(this.shardCtl)}); nothing of the batch was stored`));
+            continue;
+          }
           p.resolve({
             appended: r[o + ResultSlot.APPENDED]!,
             duplicate: r[o + ResultSlot.DUPLICATE]!,
             outOfOrder: r[o + ResultSlot.OUT_OF_ORDER]!,
             newSeries: r[o + ResultSlot.NEW_SERIES]!,
           });
-          this.pendingHead++;
-          progressed = true;
         }
         if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
           this.pending.splice(0, this.pendingHead);
@@ -111,6 +133,7 @@ export class ShardLink {
         }
         if (progressed) continue;
         const state = Atomics.load(this.shardCtl, ShardCtl.STATE);
+        // RESTARTING: keep waiting, the new thread answers every batch left in the ring.
         if (state === ShardState.FAILED || state === ShardState.STOPPED) { this.failAll(); break; }
         const w = Atomics.waitAsync(this.ctl, RingCtl.DONE_SEQ, done, 1000);
         if (w.async) await w.value;

@@ -18,7 +18,28 @@ import type { Labels } from '../model/labels.js';
 /** QueryMessage is a ShardQuery before the pool numbers it. */
 type QueryMessage = ShardQuery extends infer Q ? (Q extends ShardQuery ? Omit<Q, 'id'> : never) : never;
 
-/** Shard is the main thread's handle on one shard thread: its buffers, queries and statistics. */
+/** ShardEvent is what a shard reports to its supervisor's owner (for logs and metrics). */
+export type ShardEvent =
+  | { type: 'failed'; shard: number; error: string; restartInMs: number }
+  | { type: 'restarted'; shard: number; replay: ShardReplay | undefined }
+  | { type: 'walError'; shard: number; message: string }
+  | { type: 'walRecovered'; shard: number };
+
+/** ShardReplay is what a shard replayed from its WAL at start. */
+export type ShardReplay = Extract<FromShard, { type: 'ready' }>['replay'];
+
+/** Restart backoff after a shard thread dies: doubles per quick failure, up to the cap. */
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+/** A thread that ran this long before dying is restarted at once again (backoff resets). */
+const RESTART_STABLE_MS = 60_000;
+
+/**
+ * Shard is the main thread's handle on one shard thread: its buffers, queries and statistics.
+ * It supervises the thread: one that dies is replaced by a new thread over the same rings,
+ * control block and WAL directory, which answers what the dead one left in the rings (503),
+ * replays the WAL and then serves again; requests touching the shard get 503 meanwhile.
+ */
 export class Shard {
   readonly index: number;
   /** One ring per gateway thread; gateway g writes rings[g]. */
@@ -27,38 +48,76 @@ export class Shard {
   readonly ctlSab: SharedArrayBuffer;
   readonly ctl: Int32Array<SharedArrayBuffer>;
   readonly stats: Float64Array<SharedArrayBuffer>;
-  readonly view = new HeadView();
-  readonly worker: Worker;
+  /** The running thread's head, readable from this thread; replaced when the thread is. */
+  view = new HeadView();
+  worker!: Worker;
+  /** Threads that died and were replaced. */
+  restarts = 0;
+  /** Corrupt WAL records skipped by every replay of this shard so far. */
+  walCorruptions = 0;
   private nextQueryId = 1;
   private readonly queries = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Why the current thread is down (undefined while it runs or starts). */
   failed: Error | undefined;
+  /** Resolves when the first thread has replayed and runs (rejects if it dies first). */
   readonly ready: Promise<void>;
-  /** What the shard replayed from its WAL at start, if it has one. */
-  replay: Extract<FromShard, { type: 'ready' }>['replay'];
+  /** What the shard replayed from its WAL at its last start, if it has one. */
+  replay: ShardReplay;
+  private readonly init: Omit<ShardInit, 'restart'>;
+  private readonly statsSab: SharedArrayBuffer;
+  private readonly onEvent: (e: ShardEvent) => void;
+  private stopping = false;
+  private startedAt = 0;
+  private readonly restartMinMs: number;
+  private backoffMs: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private onFirstReady: (() => void) | undefined;
+  private onFirstFail: ((e: Error) => void) | undefined;
 
-  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number, wal: { dir?: string; fsync: 'off' | 'batch' | 'always' }) {
+  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number, wal: { dir?: string; fsync: 'off' | 'batch' | 'always' }, onEvent: (e: ShardEvent) => void = () => {}, restartMinMs = RESTART_MIN_MS) {
     this.index = index;
+    this.onEvent = onEvent;
+    this.restartMinMs = restartMinMs;
+    this.backoffMs = restartMinMs;
     this.rings = Array.from({ length: gateways }, () => createRingBuffers(ringBytes));
     this.ctlSab = new SharedArrayBuffer(SHARD_CTL_BYTES);
     this.ctl = new Int32Array(this.ctlSab);
-    const statsSab = new SharedArrayBuffer(STAT_BYTES);
-    this.stats = new Float64Array(statsSab);
-    const init: ShardInit = { index, rings: this.rings, ctl: this.ctlSab, stats: statsSab, blockDurationMs, walFsync: wal.fsync };
+    this.statsSab = new SharedArrayBuffer(STAT_BYTES);
+    this.stats = new Float64Array(this.statsSab);
+    const init: Omit<ShardInit, 'restart'> = { index, rings: this.rings, ctl: this.ctlSab, stats: this.statsSab, blockDurationMs, walFsync: wal.fsync };
     if (wal.dir !== undefined) init.walDir = join(wal.dir, `shard-${String(index).padStart(3, '0')}`);
-    this.worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
-      workerData: init,
-      name: `sluice-shard-${index}`,
+    this.init = init;
+    this.ready = new Promise<void>((res, rej) => { this.onFirstReady = res; this.onFirstFail = rej; });
+    // Nobody may be waiting on ready() when a later restart fails: keep that rejection quiet.
+    this.ready.catch(() => {});
+    this.spawn(false);
+  }
+
+  /** spawn starts a shard thread (a replacement when `restart`). */
+  private spawn(restart: boolean): void {
+    this.view = new HeadView();
+    this.startedAt = performance.now();
+    const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
+      workerData: { ...this.init, restart } satisfies ShardInit,
+      name: `sluice-shard-${this.index}`,
       // Shards never inherit preload flags (--import/--require) of the parent.
       execArgv: workerExecArgv(),
       env: process.env,
     });
-    let onReady!: () => void;
-    let onFail!: (e: Error) => void;
-    this.ready = new Promise<void>((res, rej) => { onReady = res; onFail = rej; });
-    this.worker.on('message', (m: FromShard) => {
+    this.worker = worker;
+    const view = this.view;
+    worker.on('message', (m: FromShard) => {
       switch (m.type) {
-        case 'segment': this.view.addSegment(m.kind, m.index, m.sab); break;
-        case 'ready': this.replay = m.replay; onReady(); break;
+        case 'segment': view.addSegment(m.kind, m.index, m.sab); break;
+        case 'ready':
+          this.replay = m.replay;
+          this.walCorruptions += m.replay?.corruptions.length ?? 0;
+          this.failed = undefined;
+          if (restart) this.onEvent({ type: 'restarted', shard: this.index, replay: m.replay });
+          this.onFirstReady?.();
+          this.onFirstReady = undefined;
+          this.onFirstFail = undefined;
+          break;
         case 'reply': {
           const q = this.queries.get(m.id);
           if (!q) break;
@@ -66,22 +125,44 @@ export class Shard {
           if ('error' in m) q.reject(fromWire(m.error)); else q.resolve(m.result);
           break;
         }
+        case 'walError': this.onEvent({ type: 'walError', shard: this.index, message: m.message }); break;
+        case 'walRecovered': this.onEvent({ type: 'walRecovered', shard: this.index }); break;
         case 'stopped': break;
       }
     });
+    let down = false;
     const fail = (e: Error): void => {
-      if (this.failed) return;
+      if (down || worker !== this.worker) return;
+      down = true;
       this.failed = e;
-      onFail(e);
       // Tell the gateways: every waiter on this shard's rings wakes and gives up (503).
       if (Atomics.load(this.ctl, ShardCtl.STATE) !== ShardState.STOPPED) Atomics.store(this.ctl, ShardCtl.STATE, ShardState.FAILED);
       for (const r of this.rings) Atomics.notify(new Int32Array(r.ctl), RingCtl.DONE_SEQ);
-      const err = new SluiceError(ErrorCode.Unavailable, `shard ${index} is unavailable: ${e.message}`);
+      const err = new SluiceError(ErrorCode.Unavailable, `shard ${this.index} is unavailable: ${e.message}`);
       for (const q of this.queries.values()) q.reject(err);
       this.queries.clear();
+      if (this.stopping) return;
+      if (this.onFirstFail) {
+        // It died before its first start completed (e.g. the WAL cannot be read): that is fatal.
+        this.onFirstFail(e);
+        this.onFirstFail = undefined;
+        this.onFirstReady = undefined;
+        return;
+      }
+      if (performance.now() - this.startedAt > RESTART_STABLE_MS) this.backoffMs = this.restartMinMs;
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, Math.max(RESTART_MAX_MS, this.restartMinMs));
+      this.onEvent({ type: 'failed', shard: this.index, error: e.message, restartInMs: delay });
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.stopping) return;
+        this.restarts++;
+        Atomics.store(this.ctl, ShardCtl.STATE, ShardState.RESTARTING);
+        this.spawn(true);
+      }, delay);
     };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`shard thread exited with code ${code}`)));
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`shard thread exited with code ${code}`)));
   }
 
   /** ringUsed returns the bytes waiting in all of this shard's rings. */
@@ -114,12 +195,15 @@ export class Shard {
     return this.stats[slot]!;
   }
 
-  /** stop asks the shard to finish and waits for its thread to end. */
+  /** stop asks the shard to finish and waits for its thread to end (no restart after). */
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     if (this.failed) return;
     Atomics.store(this.ctl, ShardCtl.STATE, ShardState.STOPPED);
-    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
-    this.worker.postMessage({ type: 'stop' } satisfies ToShard);
+    const worker = this.worker;
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    worker.postMessage({ type: 'stop' } satisfies ToShard);
     await exited;
   }
 }
@@ -134,6 +218,10 @@ export interface ShardPoolOptions {
   walFsync?: 'off' | 'batch' | 'always';
   ringBytes: number;
   blockDurationMs: number;
+  /** Receives shard failures, restarts and WAL trouble (for logs). */
+  onEvent?: (e: ShardEvent) => void;
+  /** First delay before a dead shard thread is replaced (doubles per quick failure; 100 ms). */
+  restartMinMs?: number;
 }
 
 /** ShardPool starts N shards and fans queries out to all of them. */
@@ -141,7 +229,8 @@ export class ShardPool {
   readonly shards: Shard[];
 
   constructor(opts: ShardPoolOptions) {
-    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs, opts.walDir === undefined ? { fsync: opts.walFsync ?? 'batch' } : { dir: opts.walDir, fsync: opts.walFsync ?? 'batch' }));
+    const wal = opts.walDir === undefined ? { fsync: opts.walFsync ?? 'batch' } : { dir: opts.walDir, fsync: opts.walFsync ?? 'batch' };
+    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs, wal, opts.onEvent, opts.restartMinMs));
   }
 
   /** ready resolves when every shard thread runs. */

@@ -18,6 +18,8 @@ export interface ShardInit {
   /** The shard's WAL directory, or undefined to run without a WAL (tests of the head alone). */
   walDir?: string;
   walFsync: 'off' | 'batch' | 'always';
+  /** True when this thread replaces one that died: it answers the batches left in the rings first. */
+  restart: boolean;
 }
 
 /** Queries the main thread sends; answered with a ShardReply of the same id. */
@@ -36,4 +38,6 @@ export type FromShard =
   | { type: 'ready'; replay?: { series: number; samples: number; ms: number; corruptions: { segment: number; offset: number; reason: string }[]; tornTail: { segment: number; offset: number } | null } }
   | { type: 'reply'; id: number; result: unknown }
   | { type: 'reply'; id: number; error: { code: ErrorCode; message: string } }
+  | { type: 'walError'; message: string }
+  | { type: 'walRecovered' }
   | { type: 'stopped' };

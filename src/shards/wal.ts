@@ -15,6 +15,7 @@ import { SeriesI32 } from '../sharedmem/layout.js';
 import { i32Base } from '../sharedmem/seriesTable.js';
 import type { Head } from './head.js';
 import type { PendingAppends } from './pending.js';
+import { ErrorCode, SluiceError } from '../errors.js';
 
 /** ReplayStats says what a replay found. */
 export interface ReplayStats {
@@ -32,6 +33,9 @@ export class ShardWal {
   private readonly writer: WalWriter;
   private readonly seriesEnc = new RecordEncoder(64 * 1024);
   private readonly samplesEnc = new RecordEncoder(256 * 1024);
+  /** Series created by rounds the WAL failed to log; logged first by the next round. */
+  private carry = new Int32Array(64);
+  private carryN = 0;
 
   private constructor(writer: WalWriter) {
     this.writer = writer;
@@ -48,23 +52,19 @@ export class ShardWal {
     return { wal: new ShardWal(writer), stats };
   }
 
-  /** logRound logs a validated round (step 2 of pending.ts) and resolves once it is durable. */
-  logRound(head: Head, pend: PendingAppends): Promise<void> {
+  /**
+   * logRound logs a validated round (step 2 of pending.ts) and resolves once it is durable. If it
+   * fails (disk full, I/O error) the round's new series stay in the head unlogged: they are
+   * carried into the next round's series record, so no samples record ever names a series the
+   * WAL has not seen first.
+   */
+  async logRound(head: Head, pend: PendingAppends): Promise<void> {
     const recs: Uint8Array[] = [];
-    if (pend.newCount > 0) {
+    if (pend.newCount > 0 || this.carryN > 0) {
       const e = this.seriesEnc;
       e.beginSeries();
-      for (let i = 0; i < pend.newCount; i++) {
-        const ref = pend.newSeries[i]!;
-        const seg = head.series.seg(ref);
-        const b = i32Base(ref);
-        const addr = seg.i32[b + SeriesI32.LABELS_PTR]!;
-        const len = seg.i32[b + SeriesI32.LABELS_LEN]!;
-        const ls = decodeLabelBlob(head.arena.copy(addr, len), 0, len);
-        const flat: string[] = ['', head.tenants[seg.i32[b + SeriesI32.TENANT]!]!];
-        for (const [n, v] of ls) flat.push(n, v);
-        e.series(ref, flat);
-      }
+      for (let i = 0; i < this.carryN; i++) this.seriesTo(e, head, this.carry[i]!);
+      for (let i = 0; i < pend.newCount; i++) this.seriesTo(e, head, pend.newSeries[i]!);
       recs.push(e.finish());
     }
     if (pend.n > 0) {
@@ -73,7 +73,35 @@ export class ShardWal {
       for (let i = 0; i < pend.n; i++) e.sample(pend.refs[i]!, pend.ts[i]!, pend.lo[i]! >>> 0, pend.hi[i]! >>> 0);
       recs.push(e.finish());
     }
-    return recs.length === 0 ? Promise.resolve() : this.writer.log(recs);
+    if (recs.length === 0) return;
+    try {
+      await this.writer.log(recs);
+    } catch (e) {
+      for (let i = 0; i < pend.newCount; i++) this.carryPush(pend.newSeries[i]!);
+      throw new SluiceError(ErrorCode.Unavailable, `WAL write failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    this.carryN = 0;
+  }
+
+  /** seriesTo adds series `ref` (tenant first, as a label with an empty name) to a series record. */
+  private seriesTo(e: RecordEncoder, head: Head, ref: number): void {
+    const seg = head.series.seg(ref);
+    const b = i32Base(ref);
+    const addr = seg.i32[b + SeriesI32.LABELS_PTR]!;
+    const len = seg.i32[b + SeriesI32.LABELS_LEN]!;
+    const ls = decodeLabelBlob(head.arena.copy(addr, len), 0, len);
+    const flat: string[] = ['', head.tenants[seg.i32[b + SeriesI32.TENANT]!]!];
+    for (const [n, v] of ls) flat.push(n, v);
+    e.series(ref, flat);
+  }
+
+  private carryPush(ref: number): void {
+    if (this.carryN === this.carry.length) {
+      const next = new Int32Array(this.carry.length * 2);
+      next.set(this.carry);
+      this.carry = next;
+    }
+    this.carry[this.carryN++] = ref;
   }
 
   /** close syncs and closes the WAL. */

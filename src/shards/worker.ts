@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Head } from './head.js';
-import { applyPending, validateBatch, type BatchResult } from './headAppend.js';
+import { applyPending, rollbackPending, validateBatch, type BatchResult } from './headAppend.js';
 import { PendingAppends } from './pending.js';
 import { ShardWal, type ReplayStats } from './wal.js';
 
@@ -16,7 +16,7 @@ import { ShardWal, type ReplayStats } from './wal.js';
 let wal: ShardWal | undefined;
 import { labelNames, labelValues, selectSeries } from './headRead.js';
 import { RingConsumer } from '../sharedmem/ring.js';
-import { RESULT_SLOTS, RESULT_SLOT_I32, ResultSlot, RingCtl, ShardCtl, ShardState, StatSlot } from '../sharedmem/layout.js';
+import { RESULT_SLOTS, RESULT_SLOT_I32, ResultError, ResultSlot, RingCtl, ShardCtl, ShardState, StatSlot, WalErrno } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
 import { toWire } from '../errors.js';
 import type { FromShard, ShardInit, ToShard } from './protocol.js';
@@ -59,11 +59,21 @@ function remember(ring: RingConsumer): void {
   doneN++;
 }
 
-/** publish writes a batch's result and advances its ring's DONE_SEQ (step 4: the ack). */
-function publish(d: Done): void {
+/**
+ * publish writes a batch's result and advances its ring's DONE_SEQ (step 4: the ack). With
+ * `error` set the batch is answered as refused (nothing of it was applied).
+ */
+function publish(d: Done, error: number = ResultError.NONE): void {
   const ring = d.ring;
   const results = ring.results;
   const o = (d.seq & (RESULT_SLOTS - 1)) * RESULT_SLOT_I32;
+  results[o + ResultSlot.ERROR] = error;
+  if (error !== ResultError.NONE) {
+    Atomics.store(results, o + ResultSlot.SEQ, d.seq);
+    Atomics.store(ring.ctl, RingCtl.DONE_SEQ, d.seq);
+    Atomics.notify(ring.ctl, RingCtl.DONE_SEQ);
+    return;
+  }
   results[o + ResultSlot.APPENDED] = d.appended;
   results[o + ResultSlot.DUPLICATE] = d.duplicate;
   results[o + ResultSlot.OUT_OF_ORDER] = d.outOfOrder;
@@ -100,15 +110,54 @@ async function round(): Promise<boolean> {
     }
   }
   if (doneN === 0) return false;
-  await log();
+  if (!(await log())) {
+    // Not logged, so not applied and not acknowledged: the gateways answer 503 and the senders
+    // retry; the next round tries the disk again (it recovers once space is freed).
+    rollbackPending(head, pend);
+    for (let i = 0; i < doneN; i++) publish(done[i]!, ResultError.WAL);
+    stats[StatSlot.WAL_FAILURES]! += 1;
+    return true;
+  }
   applyPending(head, pend);
   for (let i = 0; i < doneN; i++) publish(done[i]!);
   return true;
 }
 
-/** log writes the round to the WAL (step 2); see wal.ts. */
-async function log(): Promise<void> {
-  if (wal !== undefined) await wal.logRound(head, pend);
+/** log writes the round to the WAL (step 2, see wal.ts); false if the WAL could not take it. */
+async function log(): Promise<boolean> {
+  if (wal === undefined) return true;
+  try {
+    await wal.logRound(head, pend);
+  } catch (e) {
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    const errno = code === 'ENOSPC' ? WalErrno.ENOSPC : code === 'EDQUOT' ? WalErrno.EDQUOT : code === 'EIO' ? WalErrno.EIO : WalErrno.OTHER;
+    if (Atomics.exchange(ctl, ShardCtl.WAL_ERROR, errno) === WalErrno.NONE) {
+      post({ type: 'walError', message: e instanceof Error ? e.message : String(e) });
+    }
+    return false;
+  }
+  if (Atomics.load(ctl, ShardCtl.WAL_ERROR) !== WalErrno.NONE) {
+    Atomics.store(ctl, ShardCtl.WAL_ERROR, WalErrno.NONE);
+    post({ type: 'walRecovered' });
+  }
+  return true;
+}
+
+/**
+ * drainLeftovers answers the batches a previous thread of this shard left in the rings: they are
+ * skipped, and DONE_SEQ moves to the last submitted seq so their producers see stale result
+ * slots and answer 503 (layout.ts, RingCtl.SUBMIT_SEQ). Runs before replay, so senders retry
+ * at once instead of waiting for it.
+ */
+function drainLeftovers(): void {
+  for (const ring of rings) {
+    ring.skipAll();
+    const submitted = Atomics.load(ring.ctl, RingCtl.SUBMIT_SEQ);
+    if (Atomics.load(ring.ctl, RingCtl.DONE_SEQ) !== submitted) {
+      Atomics.store(ring.ctl, RingCtl.DONE_SEQ, submitted);
+      Atomics.notify(ring.ctl, RingCtl.DONE_SEQ);
+    }
+  }
 }
 
 /** pending tells whether any ring holds a published batch. */
@@ -120,6 +169,7 @@ function pending(): boolean {
 async function loop(): Promise<void> {
   // A pending waitAsync does not keep a worker alive; this handle does until we stop.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  if (init.restart) drainLeftovers();
   // Replay before serving: gateways answer 503 until every shard is ready.
   let replay: ReplayStats | undefined;
   if (init.walDir !== undefined) {

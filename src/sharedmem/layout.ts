@@ -20,16 +20,21 @@ const I32_PER_LINE = CACHE_LINE / 4;
  *
  *   line 0  HEAD      producer: bytes written (free-running u32, wraps at 2^32)
  *   line 1  TAIL      consumer: bytes consumed
- *   line 2  DONE_SEQ  consumer: sequence number of the last batch fully appended
+ *   line 2  DONE_SEQ  consumer: sequence number of the last batch answered (appended or refused)
+ *   line 3  SUBMIT_SEQ producer: sequence number of the last batch it wrote, stored *before* the
+ *                     batch's HEAD is published. A restarted shard skips what its predecessor left
+ *                     in the ring and sets DONE_SEQ = SUBMIT_SEQ without filling result slots: the
+ *                     producer finds each skipped batch's slot SEQ stale and answers 503 (link.ts).
  */
 export const RingCtl = {
   HEAD: 0 * I32_PER_LINE,
   TAIL: 1 * I32_PER_LINE,
   DONE_SEQ: 2 * I32_PER_LINE,
+  SUBMIT_SEQ: 3 * I32_PER_LINE,
 } as const;
 
 /** RING_CTL_BYTES is the size of a ring's control block. */
-export const RING_CTL_BYTES = 3 * CACHE_LINE;
+export const RING_CTL_BYTES = 4 * CACHE_LINE;
 
 /**
  * ShardCtl names the Int32 slots of a shard's control block, shared by all its rings.
@@ -37,6 +42,7 @@ export const RING_CTL_BYTES = 3 * CACHE_LINE;
  *   line 0  WAKE      producers bump it after publishing; the shard waits on it
  *   line 1  STATE     shard state word (ShardState), set by the shard and by the supervisor
  *   line 2  SLEEPING  1 while the shard is (about to be) waiting on WAKE; producers notify only then
+ *   line 3  WAL_ERROR WalErrno of the shard's last failed WAL write, 0 once a write succeeds again
  *
  * Sleep protocol (do not reorder): the shard stores SLEEPING=1, loads WAKE, checks every ring once
  * more, and only then waits on WAKE; a producer stores HEAD, bumps WAKE, then loads SLEEPING and
@@ -48,8 +54,19 @@ export const ShardCtl = {
   WAKE: 0 * I32_PER_LINE,
   STATE: 1 * I32_PER_LINE,
   SLEEPING: 2 * I32_PER_LINE,
+  WAL_ERROR: 3 * I32_PER_LINE,
 } as const;
-export const SHARD_CTL_BYTES = 3 * CACHE_LINE;
+export const SHARD_CTL_BYTES = 4 * CACHE_LINE;
+
+/** WalErrno values of ShardCtl.WAL_ERROR: the errno class of a failed WAL write. */
+export const WalErrno = {
+  NONE: 0,
+  ENOSPC: 1,
+  EDQUOT: 2,
+  EIO: 3,
+  OTHER: 4,
+} as const;
+export type WalErrno = (typeof WalErrno)[keyof typeof WalErrno];
 
 /**
  * NodeCtl names the Int32 slots of the node's control block, shared by the main thread and the
@@ -62,11 +79,17 @@ export const NodeCtl = {
 } as const;
 export const NODE_CTL_BYTES = CACHE_LINE;
 
-/** ShardState values stored in ShardCtl.STATE; the gateway checks for FAILED when a wait makes no progress. */
+/**
+ * ShardState values stored in ShardCtl.STATE. Gateways write only while RUNNING. FAILED (set by
+ * the supervisor when the thread dies) makes waiting gateways give up their batches (503);
+ * RESTARTING (set just before a new thread starts) makes them wait: the new thread answers every
+ * batch left in the rings (see RingCtl.SUBMIT_SEQ) before it replays its WAL.
+ */
 export const ShardState = {
   STARTING: 0,
   RUNNING: 1,
   DRAINING: 2,
+  RESTARTING: 3,
   STOPPED: -1,
   FAILED: -2,
 } as const;
@@ -104,6 +127,15 @@ export const ResultSlot = {
   OUT_OF_ORDER: 3,
   NEW_SERIES: 4,
   TOO_OLD: 5,
+  /** ResultError: why the whole batch was refused (nothing of it was applied). */
+  ERROR: 6,
+} as const;
+
+/** ResultError values of ResultSlot.ERROR. */
+export const ResultError = {
+  NONE: 0,
+  /** The WAL could not log the round (disk full, I/O error): retry later (503). */
+  WAL: 1,
 } as const;
 export const RESULT_SLOT_I32 = 8;
 export const RESULT_BYTES = RESULT_SLOTS * RESULT_SLOT_I32 * 4;
@@ -119,6 +151,8 @@ export const StatSlot = {
   OUT_OF_ORDER: 3,
   BATCHES: 4,
   HEAD_BYTES: 5,
+  /** Rounds refused because the WAL could not log them. */
+  WAL_FAILURES: 6,
 } as const;
 export const STAT_SLOTS = 16;
 export const STAT_BYTES = STAT_SLOTS * 8;

@@ -124,6 +124,19 @@ export class RingConsumer {
     }
   }
 
+  /**
+   * skipAll releases everything published so far without reading it. A restarted shard uses it
+   * for the batches its predecessor left behind (their producers are answered through
+   * RingCtl.SUBMIT_SEQ, see layout.ts); returns the bytes skipped.
+   */
+  skipAll(): number {
+    const head = Atomics.load(this.ctl, RingCtl.HEAD) >>> 0;
+    const skipped = (head - this.tail) >>> 0;
+    this.tail = head;
+    Atomics.store(this.ctl, RingCtl.TAIL, this.tail | 0);
+    return skipped;
+  }
+
   /** release frees the record at the current position, of `len` bytes. */
   release(len: number): void {
     this.tail = (this.tail + len) >>> 0;

@@ -161,7 +161,10 @@ export class WalWriter {
       for (const rec of recs) this.append(rec);
       this.flush();
     } catch (e) {
+      // Keep the segment consistent: drop the bytes a failed write left after the last whole
+      // log call (a partial write on a full disk), so the next call continues from there.
       this.outLen = 0;
+      try { ftruncateSync(this.fd, this.written); } catch { /* the next write overwrites them */ }
       return Promise.reject(e);
     }
     if (this.mode === 'off') return Promise.resolve();
@@ -289,16 +292,24 @@ export class WalWriter {
     this.outLen = 0;
   }
 
-  /** startSegment finishes the current segment (if any) and creates segment `n`. */
+  /**
+   * startSegment creates segment `n` and finishes the current one (if any). The new file is
+   * opened first, so a failure to create it (disk full) leaves the writer on its old segment.
+   */
   private startSegment(n: number): void {
-    if (this.fd >= 0) {
-      if (this.mode !== 'off') fsyncSync(this.fd);
-      if (this.inflight.size > 0) this.retired.push(this.fd);
-      else closeSync(this.fd);
-    }
-    this.fd = openSync(join(this.dir, segmentName(n)), 'w');
+    const fd = openSync(join(this.dir, segmentName(n)), 'w');
+    const old = this.fd;
+    this.fd = fd;
     this.seg = n;
     this.written = 0;
+    if (old >= 0) {
+      try {
+        if (this.mode !== 'off') fsyncSync(old);
+      } finally {
+        if (this.inflight.size > 0) this.retired.push(old);
+        else closeSync(old);
+      }
+    }
     if (this.mode === 'off') return;
     const dfd = openSync(this.dir, 'r'); // make the new file's name durable too
     try { fsyncSync(dfd); } finally { closeSync(dfd); }

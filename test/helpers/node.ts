@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import snappy from 'snappy';
-import { ReceiveNode } from '../../src/receive/node.js';
+import { ReceiveNode, type NodeTuning } from '../../src/receive/node.js';
 import { parseReceiveFlags, toConfig } from '../../src/receive/flags.js';
 import { encodeWriteRequest, type TimeSeriesMsg, type WriteRequestMsg } from '../../src/proto/schema.js';
 import { Logger } from '../../src/util/log.js';
@@ -23,13 +23,16 @@ export interface TestNode {
 }
 
 /** startNode starts a receiver with extra flags; the caller must stop() it. */
-export async function startNode(flags: string[] = []): Promise<TestNode> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+export async function startNode(flags: string[] = [], tuning: NodeTuning = {}): Promise<TestNode> {
+  // A --tsdb.path among the flags is used (and kept); otherwise a fresh temp dir (removed on stop).
+  const given = flags.find((f) => f.startsWith('--tsdb.path='));
+  const dir = given !== undefined ? given.slice('--tsdb.path='.length) : mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const cfg = toConfig(parseReceiveFlags([
-    `--tsdb.path=${dir}`, '--remote-write.address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0',
+    ...(given === undefined ? [`--tsdb.path=${dir}`] : []),
+    '--remote-write.address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0',
     ...flags,
   ]));
-  const node = new ReceiveNode(cfg, new Logger('error'));
+  const node = new ReceiveNode(cfg, new Logger('error'), tuning);
   await node.start();
   return {
     node, dir,
@@ -37,7 +40,7 @@ export async function startNode(flags: string[] = []): Promise<TestNode> {
     httpUrl: `http://127.0.0.1:${node.http!.port}`,
     async stop() {
       await node.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (given === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
