@@ -36,6 +36,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
   const shutdown = (sig: string): void => {
     node.log.info('signal received', { signal: sig });
+    // In-flight requests get the grace period (gateways cut them off after it); flushing and
+    // closing the WAL then takes milliseconds. Should anything hang past that, do not hang on.
+    setTimeout(() => {
+      node.log.error('shutdown exceeded the grace period; exiting', { grace_ms: node.cfg.httpGracePeriodMs });
+      process.exit(1);
+    }, node.cfg.httpGracePeriodMs + 10_000).unref();
     node.stop().then(() => process.exit(0), (e: unknown) => {
       node.log.error('shutdown failed', { err: String(e) });
       process.exit(1);
