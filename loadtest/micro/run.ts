@@ -6,6 +6,7 @@ import { main as decode } from './decode.bench.js';
 import { main as hash } from './hash.bench.js';
 import { main as xor } from './xor.bench.js';
 import { main as wal } from './wal.bench.js';
+import { main as block } from './block.bench.js';
 
 console.log(`micro benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await decode();
@@ -15,3 +16,5 @@ console.log();
 await xor();
 console.log();
 await wal();
+console.log();
+await block();
