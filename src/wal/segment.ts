@@ -2,7 +2,9 @@
  * WAL segments: the page framing of records on disk (docs/format/wal.md). A WAL is a directory
  * of segment files named by an 8-digit sequence number; each segment is a run of 32 KiB pages and
  * each page holds fragments `type <1b> │ len <2b, BE> │ CRC32C <4b, BE> │ data`. WalWriter appends
- * records in batches, WalReader replays them, tolerating a torn tail and skipping corruption.
+ * records in batches and rotates segments, WalReader replays them, tolerating a torn tail and
+ * skipping corruption. Checkpoint directory names are defined here too (checkpoint.ts writes
+ * them), so the writer never reuses a segment number a checkpoint covers.
  */
 import {
   closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync,
@@ -57,6 +59,33 @@ export function listSegments(dir: string): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/**
+ * checkpointName returns the directory name of the checkpoint covering segments `≤ n`
+ * (`checkpoint.%08d`; src/wal/checkpoint.ts writes it).
+ */
+export function checkpointName(n: number): string {
+  return `checkpoint.${segmentName(n)}`;
+}
+
+/**
+ * listCheckpoints returns the numbers of the complete checkpoints in `dir`, ascending. A
+ * checkpoint being written (`checkpoint.N.tmp`) is not complete and not listed.
+ */
+export function listCheckpoints(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const m = /^checkpoint\.(\d{8,})$/.exec(e.name);
+    if (m !== null && e.isDirectory()) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** lastCheckpoint returns the number of the newest complete checkpoint in `dir`, or -1. */
+export function lastCheckpoint(dir: string): number {
+  const cps = listCheckpoints(dir);
+  return cps.length > 0 ? cps[cps.length - 1]! : -1;
+}
+
 /** WalWriterOptions configures a WalWriter; all fields are optional. */
 export interface WalWriterOptions {
   /** segmentSize is the size at which a new segment starts, a multiple of PAGE_SIZE (128 MiB). */
@@ -108,15 +137,17 @@ export class WalWriter {
   /**
    * open opens (creating if needed) the WAL in `dir`. If the last segment ends in a torn record,
    * the tail is cut and writing continues there; if it holds corruption, a new segment is started
-   * so nothing readable is destroyed.
+   * so nothing readable is destroyed. Numbering continues after the newest checkpoint: a segment
+   * it covers is never written again (replay would skip it).
    */
   static open(dir: string, opts: WalWriterOptions = {}): WalWriter {
     const w = new WalWriter(dir, opts);
     mkdirSync(dir, { recursive: true });
     const segs = listSegments(dir);
     const last = segs[segs.length - 1];
-    if (last === undefined) {
-      w.startSegment(0);
+    const covered = lastCheckpoint(dir);
+    if (last === undefined || last <= covered) {
+      w.startSegment(covered + 1);
       return w;
     }
     const r = new WalReader(dir, { from: last });
@@ -177,6 +208,19 @@ export class WalWriter {
       if (!this.syncing) queueMicrotask(() => this.syncGroup());
     }
     return this.group.promise;
+  }
+
+  /**
+   * rotate finishes the current segment (fsynced unless fsync is 'off') and starts the next one;
+   * it returns the number of the segment it finished. Every record logged before the call is in
+   * a segment `≤` that number, which the writer never touches again (a checkpoint may read and
+   * delete it). An empty segment is finished too, so the number always advances.
+   */
+  rotate(): number {
+    if (this.closed) throw new SluiceError(ErrorCode.Unavailable, 'WAL writer is closed');
+    const done = this.seg;
+    this.startSegment(done + 1);
+    return done;
   }
 
   /** close waits for running fsyncs, syncs (unless fsync is 'off') and closes the segment. */
@@ -320,6 +364,8 @@ export class WalWriter {
 export interface WalReaderOptions {
   /** from is the first segment to read (default: the first one present). */
   from?: number;
+  /** to is the last segment to read (default: the last one present). */
+  to?: number;
   /** onCorruption is called for each corruption as it is found (they are also collected). */
   onCorruption?: (c: WalCorruption) => void;
 }
@@ -344,6 +390,7 @@ export class WalReader {
   /** endOffset is, after reading, where the last whole record (or page padding) of the last segment ends. */
   endOffset = 0;
   private readonly from: number;
+  private readonly to: number;
   private readonly onCorruption: ((c: WalCorruption) => void) | undefined;
   private readonly buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private rec: Buffer = Buffer.allocUnsafe(4 * PAGE_SIZE);
@@ -351,6 +398,7 @@ export class WalReader {
   constructor(dir: string, opts: WalReaderOptions = {}) {
     this.dir = dir;
     this.from = opts.from ?? 0;
+    this.to = opts.to ?? Infinity;
     this.onCorruption = opts.onCorruption;
   }
 
@@ -359,7 +407,7 @@ export class WalReader {
    * buffer: use or copy it before asking for the next record.
    */
   *records(): Generator<Uint8Array, void, undefined> {
-    const segs = listSegments(this.dir).filter((s) => s >= this.from);
+    const segs = listSegments(this.dir).filter((s) => s >= this.from && s <= this.to);
     for (let k = 0; k < segs.length; k++) {
       const s = segs[k]!;
       if (k > 0 && s !== segs[k - 1]! + 1) this.corrupt(segs[k - 1]! + 1, 0, 'missing segment');
