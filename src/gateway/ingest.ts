@@ -11,6 +11,7 @@ import { snappyUncompress, snappyUncompressedLength } from './snappy.js';
 import { Router, type RouteLimits, DEFAULT_ROUTE_LIMITS } from './route.js';
 import { ErrorCode, SluiceError } from '../errors.js';
 import type { ShardLink, ShardResult } from '../shards/link.js';
+import type { TenantBounds } from './limits.js';
 
 /** IngestOptions bounds a request. */
 export interface IngestOptions {
@@ -27,6 +28,7 @@ export interface IngestOutcome {
   newSeriesByShard: number;
   duplicate: number;
   outOfOrder: number;
+  tooOld: number;
   invalidSeries: number;
   invalidSamples: number;
   exemplarsDropped: number;
@@ -67,25 +69,31 @@ export class Ingest {
     this.router = new Router(links.length, opts.limits ?? DEFAULT_ROUTE_LIMITS);
   }
 
-  /** write ingests one snappy-compressed WriteRequest for `tenant`. Throws coded errors. */
-  async write(tenant: string, body: Uint8Array): Promise<IngestOutcome> {
+  /**
+   * write ingests one snappy-compressed WriteRequest for `tenant`, within the tenant's `bounds`
+   * of the limits config if one is loaded (decompressed size, series and samples: 413; labels:
+   * 400, checked before anything reaches a shard). Throws coded errors.
+   */
+  async write(tenant: string, body: Uint8Array, bounds?: TenantBounds): Promise<IngestOutcome> {
     if (body.length === 0) throw new SluiceError(ErrorCode.BadRequest, 'empty request body');
     const n = snappyUncompressedLength(body);
     if (n > this.opts.maxDecompressedBytes) {
       throw new SluiceError(ErrorCode.TooLarge, `decompressed body of ${n} bytes is over the limit of ${this.opts.maxDecompressedBytes} bytes`);
     }
+    bounds?.checkDecompressed(n, tenant);
     const out0 = snappyUncompress(body);
     // A plain Uint8Array view: subarray() on a Buffer builds a FastBuffer, which costs on the hot path.
     const raw = Object.getPrototypeOf(out0) === Uint8Array.prototype ? out0 : new Uint8Array(out0.buffer, out0.byteOffset, out0.byteLength);
     const d = this.decoder;
     d.decode(raw, raw.length);
+    bounds?.checkCounts(d.seriesCount, d.sampleCount, tenant);
     let tb = this.tenantBytes.get(tenant);
     if (tb === undefined) {
       tb = enc.encode(tenant);
       if (this.tenantBytes.size < 10000) this.tenantBytes.set(tenant, tb);
     }
     const r = this.router;
-    r.route(d, raw, tb);
+    r.route(d, raw, tb, bounds?.route ?? r.limits);
     const st = r.stats;
     const waits: Promise<ShardResult>[] = [];
     let submitError: unknown;
@@ -100,7 +108,7 @@ export class Ingest {
     }
     const results = await Promise.allSettled(waits);
     const out: IngestOutcome = {
-      series: st.series, samples: st.samples, appended: 0, newSeriesByShard: 0, duplicate: 0, outOfOrder: 0,
+      series: st.series, samples: st.samples, appended: 0, newSeriesByShard: 0, duplicate: 0, outOfOrder: 0, tooOld: 0,
       invalidSeries: st.invalidSeries, invalidSamples: st.invalidSamples,
       exemplarsDropped: st.exemplarsDropped, histogramsDropped: st.histogramsDropped, metadataDropped: st.metadataDropped,
       conflict: '',
@@ -110,6 +118,7 @@ export class Ingest {
       out.appended += res.value.appended;
       out.duplicate += res.value.duplicate;
       out.outOfOrder += res.value.outOfOrder;
+      out.tooOld += res.value.tooOld;
       out.newSeriesByShard += res.value.newSeries;
     }
     // Unavailable wins over conflicts (Thanos: a retryable cause makes the whole request retryable).
@@ -117,6 +126,7 @@ export class Ingest {
     const parts: string[] = [];
     if (out.outOfOrder > 0) parts.push(`add ${out.outOfOrder} samples: out of order sample`);
     if (out.duplicate > 0) parts.push(`add ${out.duplicate} samples: duplicate sample for timestamp`);
+    if (out.tooOld > 0) parts.push(`add ${out.tooOld} samples: out of bounds`);
     if (out.invalidSeries > 0) parts.push(`add ${out.invalidSeries} series (${out.invalidSamples} samples): ${st.firstInvalid}`);
     out.conflict = parts.join('; ');
     return out;

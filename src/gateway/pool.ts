@@ -12,6 +12,7 @@ import type { FromGateway, GatewayInit, ToGateway } from './protocol.js';
 import type { EngineName } from './http.js';
 import type { ReceiveOptions } from './receiveHandler.js';
 import type { ShardPool } from '../shards/pool.js';
+import type { HeadSeriesOverAck, HeadSeriesOverMessage } from './limits.js';
 
 /**
  * claimPort binds `port` on `host` exclusively (no SO_REUSEPORT) and releases it, returning the
@@ -68,7 +69,7 @@ export class GatewayPool {
         index: g, host: opts.host, port, engine: opts.engine,
         rings: shards.shards.map((s) => s.rings[g]!),
         shardCtls: shards.shards.map((s) => s.ctlSab),
-        nodeCtl: opts.nodeCtl, receive: opts.receive, logLevel: opts.logLevel, logFormat: opts.logFormat,
+        nodeCtl: opts.nodeCtl, receive: { ...opts.receive, gateways: opts.gateways }, logLevel: opts.logLevel, logFormat: opts.logFormat,
       };
       const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
         workerData: init, name: `sluice-gateway-${g}`, execArgv: workerExecArgv(), env: process.env,
@@ -77,9 +78,11 @@ export class GatewayPool {
       let stoppedResolve!: () => void;
       const stopped = new Promise<void>((r) => { stoppedResolve = r; });
       const listening = new Promise<number>((resolve, reject) => {
-        worker.on('message', (m: FromGateway) => {
+        worker.on('message', (m: FromGateway | HeadSeriesOverAck) => {
           switch (m.type) {
             case 'listening': resolve(m.port); break;
+            // Acks share the waiters map (and its ids) with metric snapshots.
+            case 'head-series-over-ack': metricWaiters.get(m.id)?.(undefined); metricWaiters.delete(m.id); break;
             case 'listen-failed': reject(new Error(`gateway ${g}: ${m.message}`)); break;
             case 'metrics': metricWaiters.get(m.id)?.(m.metrics); metricWaiters.delete(m.id); break;
             case 'stopped': stoppedResolve(); break;
@@ -107,6 +110,18 @@ export class GatewayPool {
       const id = this.nextId++;
       g.metricWaiters.set(id, resolve as (v: unknown) => void);
       g.worker.postMessage({ type: 'metrics', id } satisfies ToGateway);
+    })));
+  }
+
+  /**
+   * setHeadSeriesOver tells every gateway thread which tenants are at their head-series limit
+   * (refused with 429 until the next call drops them) and resolves once all have applied it.
+   */
+  async setHeadSeriesOver(tenants: [string, number][]): Promise<void> {
+    await Promise.all(this.gws.filter((g) => !g.exited).map((g) => new Promise<void>((resolve) => {
+      const id = this.nextId++;
+      g.metricWaiters.set(id, () => resolve());
+      g.worker.postMessage({ type: 'head-series-over', id, tenants } satisfies HeadSeriesOverMessage);
     })));
   }
 

@@ -1,9 +1,14 @@
 /**
  * ReceiveHandler answers remote-write requests on a gateway thread: readiness, tenant, content
- * type, then the ingest pipeline; every failure becomes one status here (src/gateway/status.ts),
- * and per-request metrics are updated once.
+ * type, the tenant's limits (head series, body size, then the write gate: src/gateway/limits.ts),
+ * then the ingest pipeline; every failure becomes one status here (src/gateway/status.ts), and
+ * per-request metrics are updated once.
  */
-import { Ingest, checkContentType } from './ingest.js';
+import { Ingest, checkContentType, type IngestOutcome } from './ingest.js';
+import { GatewayLimits, LimitError, type TenantBounds } from './limits.js';
+import { DEFAULT_ROUTE_LIMITS } from './route.js';
+import { GatewayLimitMetrics } from '../metrics/limits.js';
+import type { LimitsConfig } from '../receive/limits.js';
 import { resolveTenant } from './tenant.js';
 import { RETRY_AFTER_SECONDS, statusOf } from './status.js';
 import { NodeCtl } from '../sharedmem/layout.js';
@@ -19,6 +24,10 @@ export interface ReceiveOptions {
   defaultTenant: string;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
+  /** The limits config (--receive.limits-config-file), if any. */
+  limits?: LimitsConfig;
+  /** Gateway threads sharing max_concurrency (each gets ceil(max / gateways)); 1 if absent. */
+  gateways?: number;
 }
 
 /** ReceiveHandler serves /api/v1/receive and /api/v1/write. */
@@ -28,6 +37,9 @@ export class ReceiveHandler {
   private readonly nodeCtl: Int32Array;
   private readonly metrics: GatewayMetrics;
   private readonly log: Logger;
+  /** The limits of this thread; the main thread updates its head-series set (worker.ts). */
+  readonly limits: GatewayLimits;
+  private readonly limitMetrics: GatewayLimitMetrics | undefined;
   /** New series this thread saw per tenant (summed over threads at scrape time). */
   private readonly tenantSeries = new Map<string, number>();
   inFlight = 0;
@@ -39,14 +51,19 @@ export class ReceiveHandler {
     this.nodeCtl = nodeCtl;
     this.metrics = metrics;
     this.log = log;
+    this.limits = new GatewayLimits(opts.limits, opts.gateways ?? 1, { route: DEFAULT_ROUTE_LIMITS });
+    this.limitMetrics = opts.limits === undefined ? undefined : new GatewayLimitMetrics(metrics.registry, this.limits.gate !== undefined);
   }
 
   /** routes returns the remote-write routes. */
   routes(): Route[] {
     const handler = (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => this.handle(req, body);
+    // Bodies over every tenant's size_bytes_limit are refused from Content-Length, before reading.
+    const largest = this.limits.largestBody();
+    const maxBodyBytes = largest > 0 ? Math.min(largest, this.opts.maxBodyBytes) : this.opts.maxBodyBytes;
     return [
-      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes: this.opts.maxBodyBytes },
-      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes: this.opts.maxBodyBytes },
+      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes },
+      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes },
     ];
   }
 
@@ -67,7 +84,12 @@ export class ReceiveHandler {
       if (Atomics.load(this.nodeCtl, NodeCtl.READY) !== 1) throw new SluiceError(ErrorCode.Unavailable, 'receiver is not ready');
       tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
       checkContentType(req.headers.get('content-type'), req.headers.get('content-encoding'));
-      const out = await this.ingest.write(tenant, body);
+      const bounds = this.limits.forTenant(tenant);
+      if (bounds !== undefined) {
+        this.limits.checkHeadSeries(tenant, bounds);
+        bounds.checkBody(body.length, tenant);
+      }
+      const out = this.limits.gate === undefined ? await this.ingest.write(tenant, body, bounds) : await this.gated(tenant, body, bounds);
       series = out.series + out.invalidSeries;
       samples = out.samples + out.invalidSamples;
       const m = this.metrics;
@@ -79,12 +101,17 @@ export class ReceiveHandler {
       }
       if (out.outOfOrder > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_order' }, out.outOfOrder);
       if (out.duplicate > 0) m.rejectedSamples.inc({ tenant, reason: 'duplicate' }, out.duplicate);
+      if (out.tooOld > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_bounds' }, out.tooOld);
       if (out.invalidSamples > 0) m.rejectedSamples.inc({ tenant, reason: 'invalid_labels' }, out.invalidSamples);
       if (out.exemplarsDropped > 0) m.dropped.inc({ kind: 'exemplar' }, out.exemplarsDropped);
       if (out.histogramsDropped > 0) m.dropped.inc({ kind: 'histogram' }, out.histogramsDropped);
       if (out.metadataDropped > 0) m.dropped.inc({ kind: 'metadata' }, out.metadataDropped);
       reply = out.conflict === '' ? { status: 200 } : { status: 409, body: out.conflict + '\n' };
     } catch (e) {
+      if (e instanceof LimitError && this.limitMetrics !== undefined) {
+        if (e.code === ErrorCode.TooManyRequests) this.limitMetrics.headSeriesLimited.inc({ tenant });
+        else this.limitMetrics.limitsHit.observe({ tenant, limit: e.limit }, e.over);
+      }
       const status = statusOf(e);
       if (status === 500) this.log.error('remote-write failed', { tenant, err: e instanceof Error ? e.message : String(e) });
       const headers: Record<string, string> = status === 503 || status === 429 ? { 'retry-after': RETRY_AFTER_SECONDS } : {};
@@ -100,5 +127,27 @@ export class ReceiveHandler {
     m.writeTimeseries.observe({ code, tenant }, series);
     m.writeSamples.observe({ code, tenant }, samples);
     return reply;
+  }
+
+  /**
+   * gated runs the ingest inside the write gate (max_concurrency): it waits for a slot, or fails
+   * with 503 when too many wait; the slot is released however the ingest ends.
+   */
+  private async gated(tenant: string, body: Uint8Array, bounds: TenantBounds | undefined): Promise<IngestOutcome> {
+    const gate = this.limits.gate!;
+    const m = this.limitMetrics!;
+    const waitStart = performance.now();
+    m.gateTotal!.inc();
+    const wait = gate.enter();
+    if (wait !== undefined) {
+      try { await wait; } finally { m.gateDuration!.observe((performance.now() - waitStart) / 1000); }
+    } else m.gateDuration!.observe(0);
+    m.gateInFlight!.inc();
+    try {
+      return await this.ingest.write(tenant, body, bounds);
+    } finally {
+      m.gateInFlight!.dec();
+      gate.leave();
+    }
   }
 }

@@ -9,14 +9,19 @@
  */
 import { BatchKind, BATCH_HEADER_BYTES, SAMPLE_BYTES, SERIES_HEADER_BYTES } from '../sharedmem/layout.js';
 import { WasmXxh64 } from '../hash/xxhash64Wasm.js';
-import { ErrorCode, SluiceError } from '../errors.js';
+import { ErrorCode } from '../errors.js';
+import { Limit, LimitError, refusal } from './limits.js';
 import type { WriteRequestDecoder } from './wire.js';
 
-/** RouteLimits bounds what one series may carry. */
+/** RouteLimits bounds what one series may carry (per tenant: see src/gateway/limits.ts). */
 export interface RouteLimits {
   maxLabelNameLength: number;
   maxLabelValueLength: number;
   maxLabelNamesPerSeries: number;
+  /** The names refusals give these bounds: a limits-config key, or the built-in's name. */
+  labelNameLengthKey: string;
+  labelValueLengthKey: string;
+  labelCountKey: string;
 }
 
 /** DEFAULT_ROUTE_LIMITS are the built-in bounds (the head stores labels in arena segments). */
@@ -24,6 +29,9 @@ export const DEFAULT_ROUTE_LIMITS: RouteLimits = {
   maxLabelNameLength: 1024,
   maxLabelValueLength: 64 * 1024,
   maxLabelNamesPerSeries: 256,
+  labelNameLengthKey: 'max_label_name_length',
+  labelValueLengthKey: 'max_label_value_length',
+  labelCountKey: 'max_label_names_per_series',
 };
 
 /** Invalid names why a label set is refused (a conflict, as in Thanos). */
@@ -108,16 +116,20 @@ export class Router {
 
   /**
    * route fills the batch buffers from a decoded request. Series with invalid label sets are
-   * skipped and counted (conflict, 409 later); label sizes over a limit fail the whole request
-   * with 400 before anything is written.
+   * skipped and counted (conflict, 409 later); label counts and sizes over `lim` (the tenant's
+   * bounds; the router's own by default) fail the whole request with 400 before anything is
+   * written.
    */
-  route(d: WriteRequestDecoder, buf: Uint8Array, tenant: Uint8Array): void {
+  route(d: WriteRequestDecoder, buf: Uint8Array, tenant: Uint8Array, lim: RouteLimits = this.limits): void {
     const st = this.stats;
     st.series = 0; st.samples = 0; st.invalidSeries = 0; st.invalidSamples = 0; st.firstInvalid = '';
     st.exemplarsDropped = d.exemplarTotal; st.histogramsDropped = d.histogramTotal; st.metadataDropped = d.metadataCount;
     for (const b of this.batches) b.begin(tenant);
     const n = this.shards;
-    const lim = this.limits;
+    // Hot path: the tenant's bounds are read once per request, not per label.
+    const maxName = lim.maxLabelNameLength;
+    const maxValue = lim.maxLabelValueLength;
+    const maxLabels = lim.maxLabelNamesPerSeries;
     const tlen = tenant.length;
     // A series' hash input never exceeds the tenant prefix plus the decoded body (every label
     // costs at least its bytes + 2 in protobuf): size the hasher once per request, and write the
@@ -132,9 +144,7 @@ export class Router {
       const s0 = d.sampleStart[s]!;
       const s1 = d.sampleStart[s + 1]!;
       // Limits fail the whole request (400); nothing reaches a ring before route() returns.
-      if (l1 - l0 > lim.maxLabelNamesPerSeries) {
-        throw new SluiceError(ErrorCode.BadRequest, `series has ${l1 - l0} labels, over the limit of ${lim.maxLabelNamesPerSeries} (max_label_names_per_series)`);
-      }
+      if (l1 - l0 > maxLabels) this.tooMany(l1 - l0, lim, tenant);
       // One pass over the label bytes checks them and writes the hash input
       //   tenant ‖ 0xFF ‖ (name ‖ 0xFF ‖ value ‖ 0xFF)…
       // straight into the wasm hasher's memory; its tail after the tenant prefix is the label blob
@@ -147,7 +157,7 @@ export class Router {
       let prevLen = 0;
       for (let l = l0; l < l1; l++) {
         const no = d.nameOff[l]!, nl = d.nameLen[l]!, vo = d.valueOff[l]!, vl = d.valueLen[l]!;
-        if (nl > lim.maxLabelNameLength || vl > lim.maxLabelValueLength) this.tooLong(d, buf, l);
+        if (nl > maxName || vl > maxValue) this.tooLong(d, buf, l, lim, tenant);
         if ((nl === 0 || vl === 0) && why === Invalid.NONE) why = Invalid.EMPTY_NAME_OR_VALUE;
         const at = h;
         for (let i = 0; i < nl; i++) { const c = buf[no + i]!; sep |= c + 1; hb[h++] = c; }
@@ -216,13 +226,24 @@ export class Router {
     for (const b of this.batches) b.finish();
   }
 
-  /** tooLong throws the 400 for label `l` over a length limit. */
-  private tooLong(d: WriteRequestDecoder, buf: Uint8Array, l: number): never {
-    const lim = this.limits;
-    if (d.nameLen[l]! > lim.maxLabelNameLength) {
-      throw new SluiceError(ErrorCode.BadRequest, `label name of ${d.nameLen[l]} bytes is over the limit of ${lim.maxLabelNameLength} (max_label_name_length)`);
+  /** tooMany throws the 400 for a series with more labels than `lim` allows. */
+  private tooMany(count: number, lim: RouteLimits, tenant: Uint8Array): never {
+    const max = lim.maxLabelNamesPerSeries;
+    throw new LimitError(ErrorCode.BadRequest, Limit.LABEL_COUNT, count - max,
+      refusal('label', `series has ${count} labels`, lim.labelCountKey, max, new TextDecoder().decode(tenant)));
+  }
+
+  /** tooLong throws the 400 for label `l` over a length limit of `lim`. */
+  private tooLong(d: WriteRequestDecoder, buf: Uint8Array, l: number, lim: RouteLimits, tenant: Uint8Array): never {
+    const t = new TextDecoder().decode(tenant);
+    const nl = d.nameLen[l]!;
+    const show = (off: number, len: number): string => JSON.stringify(new TextDecoder().decode(buf.subarray(off, off + Math.min(len, 100))));
+    if (nl > lim.maxLabelNameLength) {
+      throw new LimitError(ErrorCode.BadRequest, Limit.LABEL_NAME_LENGTH, nl - lim.maxLabelNameLength,
+        refusal('label name length', `label name ${show(d.nameOff[l]!, nl)}${nl > 100 ? '…' : ''} has ${nl} bytes`, lim.labelNameLengthKey, lim.maxLabelNameLength, t));
     }
-    const name = new TextDecoder().decode(buf.subarray(d.nameOff[l]!, d.nameOff[l]! + Math.min(d.nameLen[l]!, 100)));
-    throw new SluiceError(ErrorCode.BadRequest, `value of label ${JSON.stringify(name)} has ${d.valueLen[l]} bytes, over the limit of ${lim.maxLabelValueLength} (max_label_value_length)`);
+    const vl = d.valueLen[l]!;
+    throw new LimitError(ErrorCode.BadRequest, Limit.LABEL_VALUE_LENGTH, vl - lim.maxLabelValueLength,
+      refusal('label value length', `value of label ${show(d.nameOff[l]!, nl)} has ${vl} bytes`, lim.labelValueLengthKey, lim.maxLabelValueLength, t));
   }
 }

@@ -10,6 +10,7 @@ import { ShardLink } from '../shards/link.js';
 import { GatewayMetrics } from '../metrics/gateway.js';
 import { Logger } from '../util/log.js';
 import type { FromGateway, GatewayInit, ToGateway } from './protocol.js';
+import type { HeadSeriesOverAck, HeadSeriesOverMessage } from './limits.js';
 
 const init = workerData as GatewayInit;
 const port = parentPort!;
@@ -20,8 +21,13 @@ const metrics = new GatewayMetrics();
 const handler = new ReceiveHandler(links, new Int32Array(init.nodeCtl), metrics, init.receive, log);
 let listener: Listener | undefined;
 
-port.on('message', (m: ToGateway) => {
+port.on('message', (m: ToGateway | HeadSeriesOverMessage) => {
   switch (m.type) {
+    case 'head-series-over':
+      // Tenants at their head-series limit (polled by the main thread): refused with 429 from now.
+      handler.limits.setHeadSeriesOver(m.tenants);
+      port.postMessage({ type: 'head-series-over-ack', id: m.id } satisfies HeadSeriesOverAck);
+      break;
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, metrics: json }));
       break;
