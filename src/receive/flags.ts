@@ -5,6 +5,9 @@
  */
 import { ConfigError } from '../errors.js';
 import { availableCpus } from '../util/cpus.js';
+import { loadObjstoreConfig, type ObjstoreConfig } from '../blocks/objstore/config.js';
+import { join } from 'node:path';
+import { loadLimitsConfig, parseLimitsConfig, type LimitsConfig } from './limits.js';
 
 /** FlagSpec describes one flag. */
 interface FlagSpec {
@@ -29,6 +32,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'tsdb.path', default: './data', help: 'Data directory.' },
   { name: 'tsdb.wal.fsync', default: 'batch', check: (v) => (['off', 'batch', 'always'].includes(v) ? '' : `expected off, batch or always, got ${JSON.stringify(v)}`), help: 'When the WAL is fsynced before a write is acknowledged: off (the OS decides; survives a process kill), batch (one fsync for all writes waiting, survives power loss), always (one per shard round).' },
   { name: 'tsdb.block-duration', default: '2h', check: duration, help: 'Block length; head chunks never cross a multiple of it.' },
+  { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
+  { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
+  { name: 'objstore.config', help: 'Alternative to --objstore.config-file: the object store YAML itself.' },
   { name: 'label', repeatable: true, help: 'External label key="value" of this receiver (repeatable).', check: (v) => (parseLabelFlag(v) ? '' : `expected key="value", got ${JSON.stringify(v)}`) },
   { name: 'receive.tenant-header', default: 'THANOS-TENANT', help: 'HTTP header that names the tenant of a write or read request.' },
   { name: 'receive.default-tenant-id', default: 'default-tenant', help: 'Tenant of requests without a tenant header.' },
@@ -36,6 +42,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'receive.replication-factor', default: '1', help: 'Copies of each series; only 1 is supported until replication lands.' },
   { name: 'receive.shards', default: '', help: 'Shard (worker thread) count; default: the CPUs this process may use (cgroup quota aware).' },
   { name: 'receive.gateways', default: '', help: 'Gateway threads that accept remote-write on the same port (SO_REUSEPORT); default: the CPUs this process may use.' },
+  { name: 'receive.limits-config-file', help: 'Path to a Thanos limits YAML (request size/series/samples, label limits, head_series_limit per tenant, max_concurrency); see README "Limits".' },
+  { name: 'receive.limits-config', help: 'Alternative to --receive.limits-config-file: the limits YAML itself.' },
   { name: 'receive.ring-bytes', default: '8388608', help: 'Bytes of each shard\'s write ring (power of two).' },
   { name: 'log.level', default: 'info', help: 'debug, info, warn or error.', check: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? '' : `unknown log level ${v}`) },
   { name: 'log.format', default: 'logfmt', help: 'logfmt or json.', check: (v) => (['logfmt', 'json'].includes(v) ? '' : `unknown log format ${v}`) },
@@ -46,9 +54,8 @@ export const NOT_YET = [
   'receive.hashrings-file', 'receive.hashrings', 'receive.hashrings-algorithm', 'receive.hashrings-file-refresh-interval',
   'receive.local-endpoint', 'receive.replica-header', 'receive.split-tenant-label-name', 'receive.tenant-certificate-field',
   'receive.replication-protocol', 'receive.capnproto-address', 'receive.grpc-compression', 'receive.forward.async-workers',
-  'receive.grpc-service-config', 'receive.relabel-config', 'receive.relabel-config-file', 'receive.limits-config',
-  'receive.limits-config-file', 'receive-forward-timeout', 'receive.otlp-enable-target-info', 'receive.otlp-promote-resource-attributes',
-  'objstore.config', 'objstore.config-file', 'shipper.upload-concurrency', 'tsdb.retention', 'tsdb.too-far-in-future.time-window',
+  'receive.grpc-service-config', 'receive.relabel-config', 'receive.relabel-config-file', 'receive-forward-timeout', 'receive.otlp-enable-target-info', 'receive.otlp-promote-resource-attributes',
+  'shipper.upload-concurrency', 'tsdb.too-far-in-future.time-window',
   'tsdb.out-of-order.time-window', 'tsdb.out-of-order.cap-max', 'tsdb.max-retention-bytes', 'tsdb.wal-compression', 'tsdb.no-lockfile',
   'tsdb.max-exemplars', 'tsdb.enable-native-histograms', 'tsdb.allow-overlapping-blocks', 'tsdb.head.expanded-postings-cache-size',
   'tsdb.block.expanded-postings-cache-size', 'tsdb.memory-snapshot-on-shutdown', 'tracing.config', 'tracing.config-file',
@@ -136,6 +143,11 @@ export interface ReceiveConfig {
   ringBytes: number;
   logLevel: string;
   logFormat: string;
+  /** The limits config, when --receive.limits-config[-file] is given. */
+  limits?: LimitsConfig;
+  retentionMs: number;
+  /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
+  objstore: ObjstoreConfig;
 }
 
 function splitHostPort(v: string): { host: string; port: number } {
@@ -161,6 +173,10 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
   }
   const tenant = v('receive.default-tenant-id');
   if (tenant === '' || tenant.includes('/') || tenant === '.' || tenant === '..') throw new ConfigError(`--receive.default-tenant-id: invalid tenant ${JSON.stringify(tenant)}`);
+  const limitsFile = f.values.get('receive.limits-config-file');
+  const limitsText = f.values.get('receive.limits-config');
+  if (limitsFile !== undefined && limitsText !== undefined) throw new ConfigError('--receive.limits-config-file and --receive.limits-config are mutually exclusive');
+  const limits = limitsFile !== undefined ? loadLimitsConfig(limitsFile) : limitsText !== undefined ? parseLimitsConfig(limitsText, '--receive.limits-config') : undefined;
   return {
     remoteWriteAddress: splitHostPort(v('remote-write.address')),
     httpAddress: splitHostPort(v('http-address')),
@@ -169,6 +185,9 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     tsdbPath: v('tsdb.path'),
     walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
+    retentionMs: parseDuration(v('tsdb.retention'))!,
+    objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
+      ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },
     externalLabels: f.labels,
     tenantHeader: v('receive.tenant-header'),
     defaultTenant: tenant,
@@ -178,6 +197,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     ringBytes,
     logLevel: v('log.level'),
     logFormat: v('log.format'),
+    ...(limits !== undefined ? { limits } : {}),
   };
 }
 

@@ -11,6 +11,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkWalLayout } from '../shards/walLayout.js';
+import { BlockCutter, readWatermark } from '../blocks/cut.js';
+import { Shipper } from '../blocks/shipper.js';
+import { applyRetention } from '../blocks/retention.js';
+import { newBucket } from '../blocks/objstore/config.js';
+import type { Bucket } from '../blocks/objstore/bucket.js';
+import { checkpoint } from '../wal/checkpoint.js';
 import { ShardPool, type ShardEvent } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
@@ -20,10 +26,17 @@ import { MetadataApi } from '../query/api.js';
 import { NODE_CTL_BYTES, NodeCtl } from '../sharedmem/layout.js';
 import { Logger } from '../util/log.js';
 import type { ReceiveConfig } from './flags.js';
+import { ErrorCode, SluiceError } from '../errors.js';
+import { statusOf } from '../gateway/status.js';
+import { hasHeadSeriesLimits } from './limits.js';
+import { overHeadSeriesLimit } from '../gateway/limits.js';
+import { registerConfiguredLimits } from '../metrics/limits.js';
 
 /** MAX_BODY_BYTES bounds a compressed remote-write body; MAX_DECOMPRESSED_BYTES its decoded size. */
 const MAX_BODY_BYTES = 32 << 20;
 const MAX_DECOMPRESSED_BYTES = 64 << 20;
+/** How often the shards' per-tenant series counts are summed for head_series_limit. */
+const HEAD_SERIES_POLL_MS = 5000;
 
 /** NodeTuning holds settings that are not flags (tests use them to widen timing windows). */
 export interface NodeTuning {
@@ -42,8 +55,18 @@ export class ReceiveNode {
   private readonly nodeCtl = new Int32Array(this.nodeCtlSab);
   private stopping = false;
   http: Listener | undefined;
+  /** Blocks: cutting the head, uploading, retention (set up by start()). */
+  cutter: BlockCutter | undefined;
+  shipper: Shipper | undefined;
+  private bucket: Bucket | undefined;
+  private blockTimer: NodeJS.Timeout | undefined;
+  private blockPass: Promise<void> = Promise.resolve();
   /** The bound remote-write port. */
   remoteWritePort = 0;
+  /** Head-series polling (limits config): the timer, and the last set sent to the gateways. */
+  private headSeriesTimer: NodeJS.Timeout | undefined;
+  private headSeriesOver = '[]';
+  private headSeriesPoll: Promise<void> | undefined;
 
   constructor(cfg: ReceiveConfig, log = new Logger(cfg.logLevel, cfg.logFormat), tuning: NodeTuning = {}) {
     this.cfg = cfg;
@@ -54,6 +77,8 @@ export class ReceiveNode {
     this.pool = new ShardPool({
       shards: cfg.shards, gateways: cfg.gateways, ringBytes: cfg.ringBytes, blockDurationMs: cfg.blockDurationMs,
       walDir, walFsync: cfg.walFsync,
+      // Everything older is already in blocks: refused on append and skipped on replay.
+      minValidT: readWatermark(cfg.tsdbPath),
       onEvent: (e) => this.onShardEvent(e),
       ...(tuning.shardRestartMinMs !== undefined ? { restartMinMs: tuning.shardRestartMinMs } : {}),
     });
@@ -94,6 +119,7 @@ export class ReceiveNode {
       receive: {
         tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
         maxBodyBytes: MAX_BODY_BYTES, maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
+        ...(this.cfg.limits !== undefined ? { limits: this.cfg.limits } : {}),
       },
     }, this.pool);
     this.remoteWritePort = this.gateways.port;
@@ -105,12 +131,93 @@ export class ReceiveNode {
       if (r.tornTail) this.log.warn('WAL torn tail cut', { shard: sh.index, segment: r.tornTail.segment, offset: r.tornTail.offset });
       for (const c of r.corruptions) this.log.error('WAL corruption skipped', { shard: sh.index, segment: c.segment, offset: c.offset, reason: c.reason });
     }
+    const limits = this.cfg.limits;
+    if (limits !== undefined) {
+      // Each gateway thread gates ceil(max_concurrency / gateways) requests (src/gateway/limits.ts).
+      registerConfiguredLimits(this.metrics.registry, limits, gateways * Math.ceil(limits.maxConcurrency / gateways));
+      if (limits.ignored.length > 0) this.log.info('limits config: meta-monitoring keys ignored; head series are counted by the shards', { keys: limits.ignored.join(',') });
+      if (hasHeadSeriesLimits(limits)) {
+        await this.pollHeadSeries();
+        this.headSeriesTimer = setInterval(() => {
+          this.pollHeadSeries().catch((e: unknown) => this.log.warn('head series poll failed', { err: e instanceof Error ? e.message : String(e) }));
+        }, HEAD_SERIES_POLL_MS).unref();
+      }
+    }
+    this.startBlocks();
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
       http: `${this.cfg.httpAddress.host}:${this.http.port}`,
       shards: this.cfg.shards, gateways, http_engine: engine, snappy: snappyEngine, tsdb_path: this.cfg.tsdbPath,
     });
+  }
+
+  /**
+   * pollHeadSeries sums the shards' active series per tenant and tells every gateway thread which
+   * tenants reached their head_series_limit (answered 429 until a later poll finds them below).
+   * Runs every HEAD_SERIES_POLL_MS while such limits are configured; resolves once the gateways
+   * have the new set (tests call it to skip the wait). Polls never overlap: a call during one
+   * waits for it and then polls afresh.
+   */
+  async pollHeadSeries(): Promise<void> {
+    while (this.headSeriesPoll !== undefined) await this.headSeriesPoll;
+    this.headSeriesPoll = this.pollHeadSeriesOnce();
+    try { await this.headSeriesPoll; } finally { this.headSeriesPoll = undefined; }
+  }
+
+  private async pollHeadSeriesOnce(): Promise<void> {
+    const cfg = this.cfg.limits;
+    if (cfg === undefined || this.stopping) return;
+    const over = overHeadSeriesLimit(cfg, await this.pool.tenantSeries());
+    const key = JSON.stringify(over);
+    if (key === this.headSeriesOver || this.stopping) return;
+    const before = new Set((JSON.parse(this.headSeriesOver) as [string, number][]).map(([t]) => t));
+    for (const [tenant, series] of over) {
+      if (!before.has(tenant)) this.log.warn('tenant reached its head series limit; refusing its writes with 429', { tenant, series });
+    }
+    this.headSeriesOver = key;
+    await this.gateways.setHeadSeriesOver(over);
+  }
+
+  /**
+   * startBlocks starts the block side: the cutter (checked every few seconds: Prometheus' rule,
+   * the oldest range once the head spans 1.5 block durations), the shipper, and local retention.
+   */
+  private startBlocks(): void {
+    const cfg = this.cfg;
+    const walDir = join(cfg.tsdbPath, 'wal');
+    this.cutter = new BlockCutter({
+      pool: this.pool, tsdbPath: cfg.tsdbPath, blockDurationMs: cfg.blockDurationMs,
+      externalLabels: cfg.externalLabels, tenantLabelName: cfg.tenantLabelName, log: this.log,
+      checkpoint: async (shard, upTo, mint) => {
+        const st = await checkpoint(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, { fsync: cfg.walFsync !== 'off' });
+        this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
+      },
+    });
+    this.bucket = newBucket(cfg.objstore);
+    this.shipper = new Shipper({ dir: this.cutter.blocksDir, bucket: this.bucket, registry: this.metrics.registry, logger: this.log });
+    this.shipper.start();
+    const everyMs = Math.min(15_000, Math.max(250, cfg.blockDurationMs / 8));
+    this.blockTimer = setInterval(() => {
+      this.blockPass = this.blockPass.then(() => this.blockTick()).catch((e: unknown) => {
+        this.log.error('block cut failed; retrying later', { err: e instanceof Error ? e.message : String(e) });
+      });
+    }, everyMs);
+  }
+
+  private async blockTick(): Promise<void> {
+    if (this.stopping || !this.cutter) return;
+    const cut = await this.cutter.maybeCut();
+    if (cut && cut.blocks.length > 0) this.shipper?.notify();
+    await applyRetention(this.cutter.blocksDir, this.cfg.retentionMs, this.shipper ?? null, Date.now(), this.log);
+  }
+
+  /** flush cuts the whole head into blocks and uploads them; returns the new blocks' ULIDs. */
+  async flush(): Promise<string[]> {
+    if (!this.cutter || !this.shipper) throw new SluiceError(ErrorCode.Unavailable, 'the receiver is not ready');
+    const cut = await this.cutter.flush();
+    await this.shipper.sync();
+    return cut?.blocks.map((b) => b.ulid) ?? [];
   }
 
   private adminRoutes(): Route[] {
@@ -128,6 +235,18 @@ export class ReceiveNode {
         method: 'GET', path: '/metrics', maxBodyBytes: 0,
         handler: async () => ({ status: 200, headers: { 'content-type': this.metrics.contentType }, body: await this.metrics.render() }),
       },
+      {
+        method: 'POST', path: '/api/v1/admin/tsdb/flush', maxBodyBytes: 1 << 16,
+        handler: async () => {
+          try {
+            const ulids = await this.flush();
+            return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'success', data: { ulids } }) };
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            return { status: statusOf(e), headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'error', errorType: 'unavailable', error: msg }) };
+          }
+        },
+      },
       ...api.routes(),
     ];
   }
@@ -139,10 +258,15 @@ export class ReceiveNode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.headSeriesTimer !== undefined) clearInterval(this.headSeriesTimer);
     Atomics.store(this.nodeCtl, NodeCtl.READY, 0);
     this.log.info('shutting down');
     await this.gateways.stop(this.cfg.httpGracePeriodMs);
+    if (this.blockTimer) clearInterval(this.blockTimer);
+    await this.blockPass;
+    await this.shipper?.stop();
     await this.pool.stop();
+    await this.bucket?.close();
     this.http?.closeAll();
     this.log.info('stopped');
   }

@@ -20,6 +20,8 @@ export interface HeadOptions {
   blockDurationMs: number;
   /** Called when a new SharedArrayBuffer segment must be announced to readers. */
   onSegment: (kind: 'series' | 'arena', index: number, sab: SharedArrayBuffer) => void;
+  /** Called when readers must forget an arena segment (its block range was truncated). */
+  onDropSegment?: (index: number) => void;
 }
 
 const utf8 = new TextDecoder();
@@ -36,11 +38,19 @@ export class Head {
   readonly indexes: TenantIndex[] = [];
   /** Active series per tenant id. */
   readonly tenantSeries: number[] = [];
+  /**
+   * Samples older than this are refused as out of bounds (409): their block range has been cut
+   * (or is being cut) into a block. -Infinity until the first cut.
+   */
+  minValidT = -Infinity;
+  /** Oldest and newest sample timestamps accepted (head time range; minT moves up on truncation). */
+  minT = Infinity;
+  maxT = -Infinity;
 
   constructor(opts: HeadOptions) {
     this.opts = opts;
     this.series = new SeriesTable((i, sab) => opts.onSegment('series', i, sab));
-    this.arena = new Arena((i, sab) => opts.onSegment('arena', i, sab));
+    this.arena = new Arena((i, sab) => opts.onSegment('arena', i, sab), (i) => opts.onDropSegment?.(i));
   }
 
   /** tenantId returns the shard-local id of a tenant, creating it on first use. */

@@ -25,6 +25,8 @@ export interface BatchResult {
   appended: number;
   duplicate: number;
   outOfOrder: number;
+  /** Samples older than the head's lower bound (their range is already in a block). */
+  tooOld: number;
   newSeries: number;
 }
 
@@ -53,7 +55,7 @@ export function validateBatch(head: Head, v: BatchViews, pos: number, out: Batch
   const tenantLen = u32[w + 4]!;
   const tenantName = utf8.decode(v.bytes.subarray(pos + BATCH_HEADER_BYTES, pos + BATCH_HEADER_BYTES + tenantLen));
   const tenant = head.tenantId(tenantName);
-  out.appended = 0; out.duplicate = 0; out.outOfOrder = 0; out.newSeries = 0;
+  out.appended = 0; out.duplicate = 0; out.outOfOrder = 0; out.tooOld = 0; out.newSeries = 0;
   let p = (pos + BATCH_HEADER_BYTES + tenantLen + 7) & ~7;
   for (let s = 0; s < seriesCount; s++) {
     const sw = p >>> 2;
@@ -91,6 +93,10 @@ export function accept(head: Head, ref: number, t: number, vLo: number, vHi: num
   const b = i32Base(ref);
   const f = f64Base(ref);
   const lastT = f64[f + SeriesF64.LAST_T]!;
+  if (t < head.minValidT) {
+    out.tooOld++;
+    return false;
+  }
   if (t <= lastT) {
     if (t < lastT) out.outOfOrder++;
     else if (i32[b + SeriesI32.LAST_V_LO] !== vLo || i32[b + SeriesI32.LAST_V_HI] !== vHi) out.duplicate++;
@@ -100,6 +106,8 @@ export function accept(head: Head, ref: number, t: number, vLo: number, vHi: num
   i32[b + SeriesI32.LAST_V_LO] = vLo;
   i32[b + SeriesI32.LAST_V_HI] = vHi;
   if (f64[f + SeriesF64.FIRST_T]! > t) f64[f + SeriesF64.FIRST_T] = t;
+  if (t < head.minT) head.minT = t;
+  if (t > head.maxT) head.maxT = t;
   out.appended++;
   return true;
 }
@@ -220,7 +228,9 @@ function closeChunk(head: Head, seg: SeriesSegment, ref: number): void {
   const old = i32[b + SeriesI32.CHUNK_PTR]!;
   const cap = i32[b + SeriesI32.CHUNK_CAP]!;
   const len = xorByteLength(i32, byteBase(ref) + SERIES_XOR_STATE_OFFSET);
-  const addr = head.arena.alloc(CLOSED_CHUNK_HEADER_BYTES + len);
+  // In its block range's generation: dropped whole once the range is in a block (arena.ts).
+  const gen = Math.floor(seg.f64[f + SeriesF64.CHUNK_MINT]! / head.opts.blockDurationMs);
+  const addr = head.arena.allocGen(gen, CLOSED_CHUNK_HEADER_BYTES + len);
   const dv = head.arena.views[addr >>> ARENA_SEG_SHIFT]!;
   const off = offsetOf(addr);
   dv.setFloat64(off, seg.f64[f + SeriesF64.CHUNK_MINT]!, true);

@@ -12,6 +12,8 @@ export interface ShardResult {
   appended: number;
   duplicate: number;
   outOfOrder: number;
+  /** Older than the head's lower bound: that range is already in a block. */
+  tooOld: number;
   newSeries: number;
 }
 
@@ -124,6 +126,7 @@ export class ShardLink {
             appended: r[o + ResultSlot.APPENDED]!,
             duplicate: r[o + ResultSlot.DUPLICATE]!,
             outOfOrder: r[o + ResultSlot.OUT_OF_ORDER]!,
+            tooOld: r[o + ResultSlot.TOO_OLD]!,
             newSeries: r[o + ResultSlot.NEW_SERIES]!,
           });
         }

@@ -15,8 +15,14 @@ import type { FromShard, ShardInit, ShardQuery, ToShard } from './protocol.js';
 import type { SelectQuery } from './headRead.js';
 import type { Labels } from '../model/labels.js';
 
-/** QueryMessage is a ShardQuery before the pool numbers it. */
-type QueryMessage = ShardQuery extends infer Q ? (Q extends ShardQuery ? Omit<Q, 'id'> : never) : never;
+/**
+ * TenantSeriesQuery asks a shard for its active series per tenant, answered as
+ * `[tenant, series][]` (for head_series_limit; polled by src/receive/node.ts).
+ */
+export interface TenantSeriesQuery { type: 'query'; id: number; op: 'tenantSeries' }
+
+/** QueryMessage is a ShardQuery (or a TenantSeriesQuery) before the pool numbers it. */
+type QueryMessage = ShardQuery | TenantSeriesQuery extends infer Q ? (Q extends ShardQuery | TenantSeriesQuery ? Omit<Q, 'id'> : never) : never;
 
 /** ShardEvent is what a shard reports to its supervisor's owner (for logs and metrics). */
 export type ShardEvent =
@@ -63,7 +69,9 @@ export class Shard {
   readonly ready: Promise<void>;
   /** What the shard replayed from its WAL at its last start, if it has one. */
   replay: ShardReplay;
-  private readonly init: Omit<ShardInit, 'restart'>;
+  private readonly init: Omit<ShardInit, 'restart' | 'minValidT'>;
+  /** Samples older than this are in blocks (a replacement thread starts with it). */
+  minValidT = -Infinity;
   private readonly statsSab: SharedArrayBuffer;
   private readonly onEvent: (e: ShardEvent) => void;
   private stopping = false;
@@ -74,18 +82,22 @@ export class Shard {
   private onFirstReady: (() => void) | undefined;
   private onFirstFail: ((e: Error) => void) | undefined;
 
-  constructor(index: number, gateways: number, ringBytes: number, blockDurationMs: number, wal: { dir?: string; fsync: 'off' | 'batch' | 'always' }, onEvent: (e: ShardEvent) => void = () => {}, restartMinMs = RESTART_MIN_MS) {
+  constructor(index: number, opts: ShardPoolOptions) {
+    const { gateways, ringBytes, blockDurationMs } = opts;
+    const wal = { fsync: opts.walFsync ?? 'batch' };
+    const restartMinMs = opts.restartMinMs ?? RESTART_MIN_MS;
     this.index = index;
-    this.onEvent = onEvent;
+    this.onEvent = opts.onEvent ?? (() => {});
     this.restartMinMs = restartMinMs;
     this.backoffMs = restartMinMs;
+    this.minValidT = opts.minValidT ?? -Infinity;
     this.rings = Array.from({ length: gateways }, () => createRingBuffers(ringBytes));
     this.ctlSab = new SharedArrayBuffer(SHARD_CTL_BYTES);
     this.ctl = new Int32Array(this.ctlSab);
     this.statsSab = new SharedArrayBuffer(STAT_BYTES);
     this.stats = new Float64Array(this.statsSab);
-    const init: Omit<ShardInit, 'restart'> = { index, rings: this.rings, ctl: this.ctlSab, stats: this.statsSab, blockDurationMs, walFsync: wal.fsync };
-    if (wal.dir !== undefined) init.walDir = join(wal.dir, `shard-${String(index).padStart(3, '0')}`);
+    const init: Omit<ShardInit, 'restart' | 'minValidT'> = { index, rings: this.rings, ctl: this.ctlSab, stats: this.statsSab, blockDurationMs, walFsync: wal.fsync };
+    if (opts.walDir !== undefined) init.walDir = join(opts.walDir, `shard-${String(index).padStart(3, '0')}`);
     this.init = init;
     this.ready = new Promise<void>((res, rej) => { this.onFirstReady = res; this.onFirstFail = rej; });
     // Nobody may be waiting on ready() when a later restart fails: keep that rejection quiet.
@@ -98,7 +110,7 @@ export class Shard {
     this.view = new HeadView();
     this.startedAt = performance.now();
     const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
-      workerData: { ...this.init, restart } satisfies ShardInit,
+      workerData: { ...this.init, restart, minValidT: this.minValidT } satisfies ShardInit,
       name: `sluice-shard-${this.index}`,
       // Shards never inherit preload flags (--import/--require) of the parent.
       execArgv: workerExecArgv(),
@@ -109,6 +121,7 @@ export class Shard {
     worker.on('message', (m: FromShard) => {
       switch (m.type) {
         case 'segment': view.addSegment(m.kind, m.index, m.sab); break;
+        case 'dropSegment': view.arena.dropSegment(m.index); break;
         case 'ready':
           this.replay = m.replay;
           this.walCorruptions += m.replay?.corruptions.length ?? 0;
@@ -186,7 +199,7 @@ export class Shard {
     const id = this.nextQueryId++;
     return new Promise<T>((resolve, reject) => {
       this.queries.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...msg, id } as ToShard);
+      this.worker.postMessage({ ...msg, id } as ToShard | TenantSeriesQuery);
     });
   }
 
@@ -222,6 +235,8 @@ export interface ShardPoolOptions {
   onEvent?: (e: ShardEvent) => void;
   /** First delay before a dead shard thread is replaced (doubles per quick failure; 100 ms). */
   restartMinMs?: number;
+  /** Samples older than this are already in blocks: refused, and skipped on replay. */
+  minValidT?: number;
 }
 
 /** ShardPool starts N shards and fans queries out to all of them. */
@@ -229,8 +244,7 @@ export class ShardPool {
   readonly shards: Shard[];
 
   constructor(opts: ShardPoolOptions) {
-    const wal = opts.walDir === undefined ? { fsync: opts.walFsync ?? 'batch' } : { dir: opts.walDir, fsync: opts.walFsync ?? 'batch' };
-    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts.gateways, opts.ringBytes, opts.blockDurationMs, wal, opts.onEvent, opts.restartMinMs));
+    this.shards = Array.from({ length: opts.shards }, (_, i) => new Shard(i, opts));
   }
 
   /** ready resolves when every shard thread runs. */
@@ -254,6 +268,17 @@ export class ShardPool {
   async labelValues(name: string, q: SelectQuery): Promise<string[]> {
     const parts = await Promise.all(this.shards.map((s) => s.query<string[]>({ type: 'query', op: 'labelValues', name, q })));
     return [...new Set(parts.flat())].sort();
+  }
+
+  /**
+   * tenantSeries sums the shards' active series per tenant. Best effort: a shard that is down
+   * (restarting) counts as none until it answers again.
+   */
+  async tenantSeries(): Promise<Map<string, number>> {
+    const parts = await Promise.all(this.shards.map((s) => s.query<[string, number][]>({ type: 'query', op: 'tenantSeries' }).catch((): [string, number][] => [])));
+    const sum = new Map<string, number>();
+    for (const part of parts) for (const [t, n] of part) sum.set(t, (sum.get(t) ?? 0) + n);
+    return sum;
   }
 
   /** seriesCount sums the shards' series counters. */

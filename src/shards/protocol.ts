@@ -20,6 +20,8 @@ export interface ShardInit {
   walFsync: 'off' | 'batch' | 'always';
   /** True when this thread replaces one that died: it answers the batches left in the rings first. */
   restart: boolean;
+  /** Samples older than this are already in blocks: refused on append, skipped on replay. */
+  minValidT: number;
 }
 
 /** Queries the main thread sends; answered with a ShardReply of the same id. */
@@ -27,7 +29,21 @@ export type ShardQuery =
   | { type: 'query'; id: number; op: 'series'; q: SelectQuery }
   | { type: 'query'; id: number; op: 'labelNames'; q: SelectQuery }
   | { type: 'query'; id: number; op: 'labelValues'; name: string; q: SelectQuery }
-  | { type: 'query'; id: number; op: 'refs'; q: SelectQuery };
+  | { type: 'query'; id: number; op: 'refs'; q: SelectQuery }
+  | { type: 'query'; id: number; op: 'tenants' }
+  /** Start a block cut at `cut`: refuse older samples from now on, rotate the WAL; answers CutStarted. */
+  | { type: 'query'; id: number; op: 'cutStart'; cut: number }
+  /** Drop head chunks that end before `cut` (they are in a block now); answers TruncateStats. */
+  | { type: 'query'; id: number; op: 'truncate'; cut: number };
+
+/** CutStarted is a shard's answer to cutStart. */
+export interface CutStarted {
+  /** The last WAL segment that may hold samples older than the cut (-1 without a WAL). */
+  walSegment: number;
+  /** The head's time range when the cut started. */
+  minT: number;
+  maxT: number;
+}
 
 /** Messages to a shard. */
 export type ToShard = ShardQuery | { type: 'stop' };
@@ -38,6 +54,7 @@ export type FromShard =
   | { type: 'ready'; replay?: { series: number; samples: number; ms: number; corruptions: { segment: number; offset: number; reason: string }[]; tornTail: { segment: number; offset: number } | null } }
   | { type: 'reply'; id: number; result: unknown }
   | { type: 'reply'; id: number; error: { code: ErrorCode; message: string } }
+  | { type: 'dropSegment'; index: number }
   | { type: 'walError'; message: string }
   | { type: 'walRecovered' }
   | { type: 'stopped' };

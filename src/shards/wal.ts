@@ -6,8 +6,13 @@
  * label with an empty name (a real label name is never empty).
  */
 import { mkdirSync } from 'node:fs';
-import { WalReader, WalWriter, type FsyncMode, type WalCorruption } from '../wal/segment.js';
-import { RecordEncoder, RecordType, SampleBatch, decodeSamples, decodeSeries, recordType } from '../wal/records.js';
+import { join } from 'node:path';
+import {
+  WalReader, WalWriter, checkpointName, lastCheckpoint, listSegments, type FsyncMode, type WalCorruption,
+} from '../wal/segment.js';
+import {
+  RecordEncoder, RecordType, SampleBatch, WalCorruptionError, decodeSamples, decodeSeries, recordType,
+} from '../wal/records.js';
 import { WasmXxh64 } from '../hash/xxhash64Wasm.js';
 import { decodeLabelBlob, encodeLabelBlob, type Labels } from '../model/labels.js';
 import { accept, appendSample, type BatchResult } from './headAppend.js';
@@ -24,6 +29,8 @@ export interface ReplayStats {
   ms: number;
   corruptions: WalCorruption[];
   tornTail: { segment: number; offset: number } | null;
+  /** checkpoint is the number of the checkpoint replayed first, -1 when there was none. */
+  checkpoint: number;
 }
 
 const enc = new TextEncoder();
@@ -42,8 +49,9 @@ export class ShardWal {
   }
 
   /**
-   * open replays `dir` into `head` (which must be empty), then opens it for appending. A torn
-   * tail is cut by the writer; corruption in the middle is skipped and reported.
+   * open replays `dir` into `head` (which must be empty): its newest checkpoint, then the
+   * segments after it; then opens it for appending, numbering new segments after the checkpoint.
+   * A torn tail is cut by the writer; corruption in the middle is skipped and reported.
    */
   static async open(dir: string, fsync: FsyncMode, head: Head): Promise<{ wal: ShardWal; stats: ReplayStats }> {
     mkdirSync(dir, { recursive: true });
@@ -104,54 +112,103 @@ export class ShardWal {
     this.carry[this.carryN++] = ref;
   }
 
+  /** rotate starts a new segment and returns the number of the one it finished. */
+  rotate(): number {
+    return this.writer.rotate();
+  }
+
   /** close syncs and closes the WAL. */
   close(): Promise<void> {
     return this.writer.close();
   }
 }
 
-/** replay reads every record of `dir` into `head`, in order. */
+/**
+ * replay reads the WAL of `dir` into `head`, in order: the newest complete checkpoint first
+ * (src/wal/checkpoint.ts), then the segments after it. Segments the checkpoint covers that a crash
+ * left undeleted are not read again, so nothing is counted twice. A record that does not decode
+ * is skipped and reported like framing corruption.
+ */
 function replay(dir: string, head: Head): ReplayStats {
   const started = performance.now();
-  const reader = new WalReader(dir);
-  const hasher = new WasmXxh64();
-  const batch = new SampleBatch(4096);
-  const out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
-  // WAL ref → head ref (equal when the WAL is whole: refs are dense, made in the same order).
-  const refMap: number[] = [];
-  let series = 0;
-  for (const rec of reader.records()) {
-    const type = recordType(rec);
-    if (type === RecordType.Series) {
-      decodeSeries(rec, (ref, flat) => {
-        const tenant = flat[1]!;
-        const ls: Labels = [];
-        for (let i = 2; i < flat.length; i += 2) ls.push([flat[i]!, flat[i + 1]!]);
-        const blob = encodeLabelBlob(ls);
-        const tb = enc.encode(tenant);
-        hasher.ensure(tb.length + 1 + blob.length);
-        hasher.input.set(tb, 0);
-        hasher.input[tb.length] = 0xff;
-        hasher.input.set(blob, tb.length + 1);
-        const lo = hasher.hash(tb.length + 1 + blob.length) | 0;
-        const hi = hasher.hi | 0;
-        const tid = head.tenantId(tenant);
-        let r = lookupAligned(head, tid, lo, hi, blob);
-        if (r === -1) r = head.create(tid, lo, hi, blob, 0, blob.length);
-        refMap[ref] = r;
-        series++;
-      });
-    } else if (type === RecordType.Samples) {
-      decodeSamples(rec, batch);
-      for (let i = 0; i < batch.length; i++) {
-        const ref = refMap[batch.refs[i]!];
-        if (ref === undefined) continue; // its series record was lost to corruption
-        const lo = batch.lo[i]! | 0, hi = batch.hi[i]! | 0, t = batch.ts[i]!;
-        if (accept(head, ref, t, lo, hi, out)) appendSample(head, ref, t, lo, hi);
+  const r = new Replayer(head);
+  const corruptions: WalCorruption[] = [];
+  const cp = lastCheckpoint(dir);
+  if (cp >= 0) {
+    // Spots in the checkpoint name it, as its segment numbers are not the WAL's. It was fsynced
+    // before it was renamed into place, so a torn tail there is corruption too.
+    const label = `${checkpointName(cp)}: `;
+    const cr = new WalReader(join(dir, checkpointName(cp)), { onCorruption: (c) => corruptions.push({ ...c, reason: label + c.reason }) });
+    r.read(cr, label, corruptions);
+    if (cr.tornTail !== null) corruptions.push({ ...cr.tornTail, reason: `${label}segment ends inside a record` });
+    const first = listSegments(dir).find((s) => s > cp);
+    if (first !== undefined && first !== cp + 1) corruptions.push({ segment: cp + 1, offset: 0, reason: 'missing segment' });
+  }
+  const reader = new WalReader(dir, { from: cp + 1, onCorruption: (c) => corruptions.push(c) });
+  r.read(reader, '', corruptions);
+  return { series: r.series, samples: r.out.appended, ms: performance.now() - started, corruptions, tornTail: reader.tornTail, checkpoint: cp };
+}
+
+/** Replayer applies WAL records to a head; one per replay, shared by the checkpoint and the WAL. */
+class Replayer {
+  private readonly head: Head;
+  private readonly hasher = new WasmXxh64();
+  private readonly batch = new SampleBatch(4096);
+  readonly out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, tooOld: 0, newSeries: 0 };
+  /** WAL ref → head ref (equal when the WAL is whole: refs are dense, made in the same order). */
+  private readonly refMap: number[] = [];
+  series = 0;
+
+  constructor(head: Head) {
+    this.head = head;
+  }
+
+  /**
+   * read applies every record of `reader`; a record that does not decode goes to `corruptions`
+   * (its reason prefixed by `label`) and the rest of the WAL is read.
+   */
+  read(reader: WalReader, label: string, corruptions: WalCorruption[]): void {
+    const { head, batch, out, refMap } = this;
+    for (const rec of reader.records()) {
+      try {
+        const type = recordType(rec);
+        if (type === RecordType.Series) decodeSeries(rec, this.onSeries);
+        else if (type === RecordType.Samples) {
+          decodeSamples(rec, batch);
+          for (let i = 0; i < batch.length; i++) {
+            const ref = refMap[batch.refs[i]!];
+            if (ref === undefined) continue; // its series record was lost to corruption
+            const lo = batch.lo[i]! | 0, hi = batch.hi[i]! | 0, t = batch.ts[i]!;
+            if (accept(head, ref, t, lo, hi, out)) appendSample(head, ref, t, lo, hi);
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof WalCorruptionError)) throw e;
+        corruptions.push({ segment: reader.segment, offset: reader.offset, reason: label + e.reason });
       }
     }
   }
-  return { series, samples: out.appended, ms: performance.now() - started, corruptions: reader.corruptions, tornTail: reader.tornTail };
+
+  private readonly onSeries = (ref: number, flat: string[]): void => {
+    const head = this.head;
+    const hasher = this.hasher;
+    const tenant = flat[1]!;
+    const ls: Labels = [];
+    for (let i = 2; i < flat.length; i += 2) ls.push([flat[i]!, flat[i + 1]!]);
+    const blob = encodeLabelBlob(ls);
+    const tb = enc.encode(tenant);
+    hasher.ensure(tb.length + 1 + blob.length);
+    hasher.input.set(tb, 0);
+    hasher.input[tb.length] = 0xff;
+    hasher.input.set(blob, tb.length + 1);
+    const lo = hasher.hash(tb.length + 1 + blob.length) | 0;
+    const hi = hasher.hi | 0;
+    const tid = head.tenantId(tenant);
+    let r = lookupAligned(head, tid, lo, hi, blob);
+    if (r === -1) r = head.create(tid, lo, hi, blob, 0, blob.length);
+    this.refMap[ref] = r;
+    this.series++;
+  };
 }
 
 /** lookupAligned copies a blob to an 8-aligned buffer, as lookup compares it word-wise. */

@@ -19,7 +19,9 @@ import { RingConsumer } from '../sharedmem/ring.js';
 import { RESULT_SLOTS, RESULT_SLOT_I32, ResultError, ResultSlot, RingCtl, ShardCtl, ShardState, StatSlot, WalErrno } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
 import { toWire } from '../errors.js';
-import type { FromShard, ShardInit, ToShard } from './protocol.js';
+import type { CutStarted, FromShard, ShardInit, ToShard } from './protocol.js';
+import { truncateHead } from './headTruncate.js';
+import type { TenantSeriesQuery } from './pool.js';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -33,29 +35,31 @@ const head = new Head({
     view.addSegment(kind, index, sab);
     post({ type: 'segment', kind, index, sab });
   },
+  onDropSegment: (index) => post({ type: 'dropSegment', index }),
 });
+head.minValidT = init.minValidT;
 const rings = init.rings.map((r) => new RingConsumer(r));
 const ctl = new Int32Array(init.ctl);
 const stats = new Float64Array(init.stats);
-const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
+const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, tooOld: 0, newSeries: 0 };
 const pend = new PendingAppends();
 let stopping = false;
 /** A round takes at most this long to validate, so queries and fsyncs are not starved. */
 const ROUND_MS = 5;
 
 /** Validated batches of the current round, waiting to be published. Entries are reused. */
-interface Done { ring: RingConsumer; seq: number; appended: number; duplicate: number; outOfOrder: number; newSeries: number }
+interface Done { ring: RingConsumer; seq: number; appended: number; duplicate: number; outOfOrder: number; tooOld: number; newSeries: number }
 const done: Done[] = [];
 let doneN = 0;
 
 function remember(ring: RingConsumer): void {
   let d = done[doneN];
   if (d === undefined) {
-    d = { ring, seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, newSeries: 0 };
+    d = { ring, seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, tooOld: 0, newSeries: 0 };
     done.push(d);
   }
   d.ring = ring; d.seq = res.seq; d.appended = res.appended; d.duplicate = res.duplicate;
-  d.outOfOrder = res.outOfOrder; d.newSeries = res.newSeries;
+  d.outOfOrder = res.outOfOrder; d.tooOld = res.tooOld; d.newSeries = res.newSeries;
   doneN++;
 }
 
@@ -78,7 +82,7 @@ function publish(d: Done, error: number = ResultError.NONE): void {
   results[o + ResultSlot.DUPLICATE] = d.duplicate;
   results[o + ResultSlot.OUT_OF_ORDER] = d.outOfOrder;
   results[o + ResultSlot.NEW_SERIES] = d.newSeries;
-  results[o + ResultSlot.TOO_OLD] = 0;
+  results[o + ResultSlot.TOO_OLD] = d.tooOld;
   Atomics.store(results, o + ResultSlot.SEQ, d.seq);
   Atomics.store(ring.ctl, RingCtl.DONE_SEQ, d.seq);
   Atomics.notify(ring.ctl, RingCtl.DONE_SEQ);
@@ -179,11 +183,15 @@ async function loop(): Promise<void> {
     stats[StatSlot.SERIES] = head.series.count;
     stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
   }
+  stats[StatSlot.MIN_T] = head.minT;
+  stats[StatSlot.MAX_T] = head.maxT;
   Atomics.store(ctl, ShardCtl.STATE, ShardState.RUNNING);
   post(replay ? { type: 'ready', replay } : { type: 'ready' });
   while (!stopping) {
     const busy = await round();
     stats[StatSlot.SERIES] = head.series.count;
+    stats[StatSlot.MIN_T] = head.minT;
+    stats[StatSlot.MAX_T] = head.maxT;
     stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
     if (busy) {
       // Let queued control messages (queries, stop) run between rounds.
@@ -207,7 +215,7 @@ async function loop(): Promise<void> {
   port.unref();
 }
 
-port.on('message', (m: ToShard) => {
+port.on('message', (m: ToShard | TenantSeriesQuery) => {
   if (m.type === 'stop') {
     stopping = true;
     Atomics.add(ctl, ShardCtl.WAKE, 1);
@@ -226,6 +234,22 @@ port.on('message', (m: ToShard) => {
       case 'refs': result = Array.from(selectSeries(head, m.q)); break;
       case 'labelNames': result = labelNames(head, m.q); break;
       case 'labelValues': result = labelValues(head, m.name, m.q); break;
+      // Active series per tenant (each tenant's postings hold every series ref it has).
+      case 'tenantSeries': result = head.tenants.map((t, i) => [t, head.indexes[i]!.all.n]); break;
+      case 'tenants': result = [...head.tenants]; break;
+      case 'cutStart': {
+        // Between rounds: every round from here on refuses samples older than the cut, and the
+        // WAL moves to a new segment, so older samples all sit in segments ≤ walSegment.
+        head.minValidT = Math.max(head.minValidT, m.cut);
+        result = { walSegment: wal === undefined ? -1 : wal.rotate(), minT: head.minT, maxT: head.maxT } satisfies CutStarted;
+        break;
+      }
+      case 'truncate': {
+        result = truncateHead(head, m.cut);
+        stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
+        stats[StatSlot.MIN_T] = head.minT;
+        break;
+      }
     }
     post({ type: 'reply', id: m.id, result });
   } catch (e) {

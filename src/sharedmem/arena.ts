@@ -7,6 +7,13 @@
  * Addresses are i32: (segment << ARENA_SEG_SHIFT) | offset. 0 is reserved and means "none".
  * Allocations are 8-byte aligned. Head-chunk slots come from per-size-class free lists so a chunk
  * that moves to a bigger slot gives its old slot back.
+ *
+ * Generations: label blobs and head-chunk slots live as long as the head (the persistent
+ * generation); closed chunks are allocated in the generation of their block range (chunkMint /
+ * block duration), so when a range has been written to a block and the head truncated, its
+ * segments are dropped whole (`dropGenerationsBefore`) and readers are told to forget them. A
+ * dropped segment's index is reused only after SEGMENT_QUARANTINE_MS, long enough for any reader
+ * still walking an old chunk chain to notice the series' seqlock moved (headView.ts) and retry.
  */
 import { ARENA_MAX_SEGMENTS, ARENA_SEG_SHIFT, ARENA_SEGMENT_BYTES, CHUNK_SLOT_CLASSES } from './layout.js';
 
@@ -14,16 +21,23 @@ const OFFSET_MASK = ARENA_SEGMENT_BYTES - 1;
 
 /** ArenaView reads an arena's segments from any thread. */
 export class ArenaView {
-  readonly segments: Uint8Array<SharedArrayBuffer>[] = [];
-  readonly views: DataView<SharedArrayBuffer>[] = [];
+  readonly segments: (Uint8Array<SharedArrayBuffer> | undefined)[] = [];
+  readonly views: (DataView<SharedArrayBuffer> | undefined)[] = [];
   /** 32-bit views, for comparing 8-aligned allocations a word at a time. */
-  readonly words: Uint32Array<SharedArrayBuffer>[] = [];
+  readonly words: (Uint32Array<SharedArrayBuffer> | undefined)[] = [];
 
   /** addSegment registers segment `index`, received from the owner. */
   addSegment(index: number, sab: SharedArrayBuffer): void {
     this.segments[index] = new Uint8Array(sab);
     this.views[index] = new DataView(sab);
     this.words[index] = new Uint32Array(sab);
+  }
+
+  /** dropSegment forgets segment `index` (its generation was truncated). */
+  dropSegment(index: number): void {
+    this.segments[index] = undefined;
+    this.views[index] = undefined;
+    this.words[index] = undefined;
   }
 
   /** bytes returns the segment holding `addr`; use with offsetOf(addr). */
@@ -46,48 +60,109 @@ export function offsetOf(addr: number): number {
   return addr & OFFSET_MASK;
 }
 
+/** GEN_PERSISTENT is the generation of label blobs and head-chunk slots. */
+export const GEN_PERSISTENT = -1;
+
+/** SEGMENT_QUARANTINE_MS is how long a dropped segment's index stays unused. */
+export const SEGMENT_QUARANTINE_MS = 60_000;
+
+interface Generation {
+  cur: number;
+  bump: number;
+  segs: number[];
+}
+
 /** Arena is the owner's allocator. Owned by one shard thread. */
 export class Arena extends ArenaView {
-  private cur = -1;
-  private bump = 0;
+  private readonly gens = new Map<number, Generation>();
+  private readonly persistent: Generation;
   private readonly free: number[][] = CHUNK_SLOT_CLASSES.map(() => []);
+  /** Dropped segment indexes and when they were dropped, oldest first. */
+  private readonly quarantine: { index: number; at: number }[] = [];
+  private live = 0;
   /** Bytes handed out and not freed. */
   allocated = 0;
 
   private readonly onSegment: (index: number, sab: SharedArrayBuffer) => void;
+  private readonly onDrop: (index: number) => void;
 
-  constructor(onSegment: (index: number, sab: SharedArrayBuffer) => void) {
+  constructor(onSegment: (index: number, sab: SharedArrayBuffer) => void, onDrop: (index: number) => void = () => {}) {
     super();
     this.onSegment = onSegment;
-    this.newSegment();
-    this.bump = 8; // address 0 means "none"
+    this.onDrop = onDrop;
+    this.persistent = { cur: -1, bump: 0, segs: [] };
+    this.gens.set(GEN_PERSISTENT, this.persistent);
+    this.newSegment(this.persistent);
+    this.persistent.bump = 8; // address 0 means "none"
   }
 
   /** reservedBytes is the SharedArrayBuffer memory this arena holds. */
   reservedBytes(): number {
-    return this.segments.length * ARENA_SEGMENT_BYTES;
+    return this.live * ARENA_SEGMENT_BYTES;
   }
 
-  private newSegment(): void {
-    if (this.segments.length >= ARENA_MAX_SEGMENTS) {
+  private newSegment(g: Generation): void {
+    let index = this.segments.length;
+    const q = this.quarantine[0];
+    if (q !== undefined && performance.now() - q.at >= SEGMENT_QUARANTINE_MS) {
+      index = q.index;
+      this.quarantine.shift();
+    } else if (index >= ARENA_MAX_SEGMENTS) {
       throw new RangeError(`arena full: ${ARENA_MAX_SEGMENTS} segments of ${ARENA_SEGMENT_BYTES} bytes`);
     }
     const sab = new SharedArrayBuffer(ARENA_SEGMENT_BYTES);
-    this.cur = this.segments.length;
-    this.addSegment(this.cur, sab);
-    this.bump = 0;
-    this.onSegment(this.cur, sab);
+    this.addSegment(index, sab);
+    this.live++;
+    g.cur = index;
+    g.bump = 0;
+    g.segs.push(index);
+    this.onSegment(index, sab);
   }
 
-  /** alloc returns the address of `size` fresh bytes (8-aligned), contents unspecified. */
+  /** alloc returns the address of `size` fresh bytes (8-aligned) of the persistent generation. */
   alloc(size: number): number {
+    return this.allocIn(this.persistent, size);
+  }
+
+  /** allocGen returns `size` fresh bytes in generation `gen` (a block range number). */
+  allocGen(gen: number, size: number): number {
+    let g = this.gens.get(gen);
+    if (g === undefined) {
+      g = { cur: -1, bump: ARENA_SEGMENT_BYTES, segs: [] };
+      this.gens.set(gen, g);
+    }
+    return this.allocIn(g, size);
+  }
+
+  private allocIn(g: Generation, size: number): number {
     const n = (size + 7) & ~7;
     if (n > ARENA_SEGMENT_BYTES) throw new RangeError(`allocation of ${size} bytes exceeds an arena segment`);
-    if (this.bump + n > ARENA_SEGMENT_BYTES) this.newSegment();
-    const addr = (this.cur << ARENA_SEG_SHIFT) | this.bump;
-    this.bump += n;
+    if (g.bump + n > ARENA_SEGMENT_BYTES) this.newSegment(g);
+    const addr = (g.cur << ARENA_SEG_SHIFT) | g.bump;
+    g.bump += n;
     this.allocated += n;
     return addr;
+  }
+
+  /**
+   * dropGenerationsBefore frees every generation numbered below `gen` (never the persistent
+   * one). The caller must have unlinked every chunk in them first. Returns the bytes freed.
+   */
+  dropGenerationsBefore(gen: number): number {
+    let freed = 0;
+    const now = performance.now();
+    for (const [k, g] of this.gens) {
+      if (k === GEN_PERSISTENT || k >= gen) continue;
+      for (const index of g.segs) {
+        this.dropSegment(index);
+        this.live--;
+        this.quarantine.push({ index, at: now });
+        this.onDrop(index);
+        freed += ARENA_SEGMENT_BYTES;
+      }
+      this.gens.delete(k);
+    }
+    return freed;
   }
 
   /** allocSlot returns a head-chunk slot of size class `cls` (index into CHUNK_SLOT_CLASSES). */

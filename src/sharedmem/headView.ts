@@ -4,8 +4,8 @@
  *
  * Reading protocol (seqlock per series): read SEQLOCK with Atomics.load; if odd, retry; read the
  * chunk pointers and copy the bytes; read SEQLOCK again; if it changed, the shard moved or closed
- * the chunk meanwhile, so retry. Closed chunks are immutable once linked, so only the open chunk
- * needs the check. Bytes of the open chunk beyond its published sample count are ignored by the
+ * the chunk meanwhile, so retry. Closed chunks are immutable once linked, but truncation unlinks
+ * old ones (headTruncate.ts), so the closed-chain walk is checked against SEQLOCK too. Bytes of the open chunk beyond its published sample count are ignored by the
  * XOR iterator (the shard writes bits before it bumps the count).
  */
 import { ArenaView, offsetOf } from './arena.js';
@@ -73,17 +73,27 @@ export class HeadView {
         open = { minT: cmint, maxT: lastT, data: this.arena.copy(cptr, ccap) };
       }
       if (Atomics.load(seg.i32, b + SeriesI32.SEQLOCK) !== v1) continue;
-      while (closed !== 0) {
-        const dv = this.arena.views[closed >>> ARENA_SEG_SHIFT]!;
-        const off = offsetOf(closed);
-        const minT = dv.getFloat64(off, true);
-        const maxT = dv.getFloat64(off + 8, true);
-        const prev = dv.getInt32(off + 16, true);
-        const len = dv.getInt32(off + 20, true);
-        if (maxT < mint) break;
-        if (minT <= maxt) out.push({ minT, maxT, data: this.arena.copy(closed + CLOSED_CHUNK_HEADER_BYTES, len) });
-        closed = prev;
+      // Closed chunks never change, but truncation unlinks old ones and frees their segments:
+      // a walk that raced it may read a dropped (or reused) segment, so it is checked again
+      // against the seqlock after the walk and retried if the series moved meanwhile.
+      let torn = false;
+      try {
+        while (closed !== 0) {
+          const dv = this.arena.views[closed >>> ARENA_SEG_SHIFT];
+          if (dv === undefined) { torn = true; break; }
+          const off = offsetOf(closed);
+          const minT = dv.getFloat64(off, true);
+          const maxT = dv.getFloat64(off + 8, true);
+          const prev = dv.getInt32(off + 16, true);
+          const len = dv.getInt32(off + 20, true);
+          if (maxT < mint) break;
+          if (minT <= maxt) out.push({ minT, maxT, data: this.arena.copy(closed + CLOSED_CHUNK_HEADER_BYTES, len) });
+          closed = prev;
+        }
+      } catch {
+        torn = true;
       }
+      if (torn || Atomics.load(seg.i32, b + SeriesI32.SEQLOCK) !== v1) continue;
       out.reverse();
       if (open) out.push(open);
       return out;

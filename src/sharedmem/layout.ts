@@ -153,6 +153,9 @@ export const StatSlot = {
   HEAD_BYTES: 5,
   /** Rounds refused because the WAL could not log them. */
   WAL_FAILURES: 6,
+  /** The head's oldest and newest accepted sample timestamps (ms; ±Infinity when empty). */
+  MIN_T: 7,
+  MAX_T: 8,
 } as const;
 export const STAT_SLOTS = 16;
 export const STAT_BYTES = STAT_SLOTS * 8;

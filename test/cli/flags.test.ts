@@ -40,8 +40,6 @@ test('the seed StatefulSet args: every flag is implemented or refused with one l
   assert.deepEqual(refused, [
     'not supported yet: --receive.replication-factor=3 (replication needs hashrings)',
     'not supported yet: --receive.hashrings-file',
-    'not supported yet: --objstore.config-file',
-    'not supported yet: --tsdb.retention',
   ]);
   const r = run('receive', ...seed);
   assert.equal(r.status, 2);

@@ -1,0 +1,129 @@
+/**
+ * BlockSet knows the blocks a query may read: the local ones (`<tsdb.path>/blocks/<ULID>`) and
+ * those only in object storage (a store-gateway part: index and chunk byte ranges are read from
+ * the bucket on demand, never whole blocks). Opened blocks stay open (their symbol table and
+ * postings offset table are the index cache); the lists are refreshed at most every few seconds.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlockReader, type BlockFiles } from '../blocks/reader.js';
+import { parseMeta, type BlockMeta } from '../blocks/meta.js';
+import type { Bucket } from '../blocks/objstore/bucket.js';
+import type { RangeReader } from '../blocks/index/rangereader.js';
+
+/** A block a query can read: its meta and how to open it. */
+export interface KnownBlock {
+  ulid: string;
+  meta: BlockMeta;
+  where: 'local' | 'bucket';
+}
+
+const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const REFRESH_MS = 5000;
+
+/** bucketFiles reads a block's files through byte-range GETs. */
+function bucketFiles(bucket: Bucket, ulid: string): BlockFiles {
+  return {
+    async open(rel: string): Promise<RangeReader> {
+      const name = `${ulid}/${rel}`;
+      const { size } = await bucket.attributes(name);
+      return {
+        size,
+        read: (offset, length) => bucket.getRange(name, offset, length),
+        close: async () => {},
+      };
+    },
+    async list(rel: string): Promise<string[]> {
+      const out: string[] = [];
+      for await (const n of bucket.iter(`${ulid}/${rel}`)) out.push(n.slice(n.lastIndexOf('/', n.length - 2) + 1).replace(/\/$/, ''));
+      return out;
+    },
+  };
+}
+
+/** BlockSet lists and opens blocks for queries. */
+export class BlockSet {
+  private readonly localDir: string;
+  private readonly bucket: Bucket | undefined;
+  private known: KnownBlock[] = [];
+  private refreshedAt = -Infinity;
+  private refreshing: Promise<void> | undefined;
+  private readonly open = new Map<string, Promise<BlockReader>>();
+
+  constructor(localDir: string, bucket?: Bucket) {
+    this.localDir = localDir;
+    this.bucket = bucket;
+  }
+
+  /** blocks returns the known blocks overlapping [mint, maxt] of `tenant` (by tenant label). */
+  async blocks(tenantLabel: string, tenant: string, mint: number, maxt: number): Promise<KnownBlock[]> {
+    await this.refresh();
+    return this.known.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint && (b.meta.thanos?.labels?.[tenantLabel] ?? tenant) === tenant);
+  }
+
+  /** reader opens (once) and returns the reader of a known block. */
+  reader(b: KnownBlock): Promise<BlockReader> {
+    let r = this.open.get(b.ulid);
+    if (r === undefined) {
+      r = b.where === 'local' ? BlockReader.openDir(join(this.localDir, b.ulid)) : BlockReader.open(bucketFiles(this.bucket!, b.ulid));
+      r.catch(() => this.open.delete(b.ulid));
+      this.open.set(b.ulid, r);
+    }
+    return r;
+  }
+
+  /** invalidate forces the next query to list blocks again (after a cut or an upload). */
+  invalidate(): void {
+    this.refreshedAt = -Infinity;
+  }
+
+  private refresh(): Promise<void> {
+    if (performance.now() - this.refreshedAt < REFRESH_MS) return Promise.resolve();
+    this.refreshing ??= this.list().finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  private async list(): Promise<void> {
+    const found = new Map<string, KnownBlock>();
+    if (existsSync(this.localDir)) {
+      for (const ulid of readdirSync(this.localDir)) {
+        if (!ULID_RE.test(ulid)) continue;
+        try {
+          found.set(ulid, { ulid, meta: parseMeta(readFileSync(join(this.localDir, ulid, 'meta.json'), 'utf8')), where: 'local' });
+        } catch { /* being written or deleted */ }
+      }
+    }
+    if (this.bucket) {
+      try {
+        for await (const name of this.bucket.iter('')) {
+          const ulid = name.replace(/\/$/, '');
+          if (!ULID_RE.test(ulid) || found.has(ulid)) continue;
+          const known = this.known.find((k) => k.ulid === ulid && k.where === 'bucket');
+          if (known) { found.set(ulid, known); continue; }
+          try {
+            const meta = parseMeta(Buffer.from(await this.bucket.get(`${ulid}/meta.json`)).toString('utf8'));
+            found.set(ulid, { ulid, meta, where: 'bucket' });
+          } catch { /* not whole yet (meta.json is uploaded last) */ }
+        }
+      } catch { /* bucket unreachable: query what is local */ }
+    }
+    // Close readers of blocks that went away (retention, or now local instead of bucket-only).
+    for (const [ulid, r] of this.open) {
+      const k = found.get(ulid);
+      const was = this.known.find((x) => x.ulid === ulid);
+      if (k === undefined || (was !== undefined && was.where !== k.where)) {
+        this.open.delete(ulid);
+        void r.then((x) => x.close(), () => {});
+      }
+    }
+    this.known = [...found.values()].sort((a, b) => a.meta.minTime - b.meta.minTime);
+    this.refreshedAt = performance.now();
+  }
+
+  /** close closes every open block. */
+  async close(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((r) => r.then((x) => x.close(), () => {})));
+  }
+}
