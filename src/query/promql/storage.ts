@@ -1,0 +1,25 @@
+/**
+ * The engine's view of storage. The engine first collects every selector's matchers and time
+ * range, awaits all `select` calls, and then evaluates synchronously over the returned arrays, so
+ * a Querier may be backed by shard threads, object storage or memory.
+ */
+import type { Labels } from '../../model/labels.js';
+import type { Matcher } from '../../model/matchers.js';
+
+/**
+ * SeriesData is one series' samples in [mint, maxt]: `t` are millisecond timestamps in ascending
+ * order, `v` the raw float values, stale markers (NaN with bits 0x7ff0000000000002) included.
+ * `labels` is sorted by name and includes `__name__`. `st`, when present, holds the start
+ * (created) timestamp of each sample, 0 where unknown.
+ */
+export interface SeriesData {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  st?: Float64Array;
+}
+
+/** Querier selects series by label matchers; every matcher must hold. */
+export interface Querier {
+  select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]>;
+}
