@@ -32,6 +32,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'tsdb.path', default: './data', help: 'Data directory.' },
   { name: 'tsdb.wal.fsync', default: 'batch', check: (v) => (['off', 'batch', 'always'].includes(v) ? '' : `expected off, batch or always, got ${JSON.stringify(v)}`), help: 'When the WAL is fsynced before a write is acknowledged: off (the OS decides; survives a process kill), batch (one fsync for all writes waiting, survives power loss), always (one per shard round).' },
   { name: 'tsdb.block-duration', default: '2h', check: duration, help: 'Block length; head chunks never cross a multiple of it.' },
+  { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
+  { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
+  { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
   { name: 'objstore.config', help: 'Alternative to --objstore.config-file: the object store YAML itself.' },
@@ -146,6 +149,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
 }
@@ -186,6 +190,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
     retentionMs: parseDuration(v('tsdb.retention'))!,
+    query: { lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))! },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
       ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },
     externalLabels: f.labels,

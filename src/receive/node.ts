@@ -17,6 +17,8 @@ import { applyRetention } from '../blocks/retention.js';
 import { newBucket } from '../blocks/objstore/config.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
 import { checkpoint } from '../wal/checkpoint.js';
+import { BlockSet } from '../query/blockSet.js';
+import { PromqlApi } from '../query/promqlApi.js';
 import { ShardPool, type ShardEvent } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
@@ -58,7 +60,9 @@ export class ReceiveNode {
   /** Blocks: cutting the head, uploading, retention (set up by start()). */
   cutter: BlockCutter | undefined;
   shipper: Shipper | undefined;
-  private bucket: Bucket | undefined;
+  private readonly bucket: Bucket;
+  /** The blocks queries read: local ones and those only in the bucket. */
+  private readonly blockSet: BlockSet;
   private blockTimer: NodeJS.Timeout | undefined;
   private blockPass: Promise<void> = Promise.resolve();
   /** The bound remote-write port. */
@@ -82,6 +86,8 @@ export class ReceiveNode {
       onEvent: (e) => this.onShardEvent(e),
       ...(tuning.shardRestartMinMs !== undefined ? { restartMinMs: tuning.shardRestartMinMs } : {}),
     });
+    this.bucket = newBucket(cfg.objstore);
+    this.blockSet = new BlockSet(join(cfg.tsdbPath, 'blocks'), this.bucket);
     this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
   }
 
@@ -194,7 +200,6 @@ export class ReceiveNode {
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
     });
-    this.bucket = newBucket(cfg.objstore);
     this.shipper = new Shipper({ dir: this.cutter.blocksDir, bucket: this.bucket, registry: this.metrics.registry, logger: this.log });
     this.shipper.start();
     const everyMs = Math.min(15_000, Math.max(250, cfg.blockDurationMs / 8));
@@ -208,7 +213,10 @@ export class ReceiveNode {
   private async blockTick(): Promise<void> {
     if (this.stopping || !this.cutter) return;
     const cut = await this.cutter.maybeCut();
-    if (cut && cut.blocks.length > 0) this.shipper?.notify();
+    if (cut && cut.blocks.length > 0) {
+      this.shipper?.notify();
+      this.blockSet.invalidate();
+    }
     await applyRetention(this.cutter.blocksDir, this.cfg.retentionMs, this.shipper ?? null, Date.now(), this.log);
   }
 
@@ -217,6 +225,7 @@ export class ReceiveNode {
     if (!this.cutter || !this.shipper) throw new SluiceError(ErrorCode.Unavailable, 'the receiver is not ready');
     const cut = await this.cutter.flush();
     await this.shipper.sync();
+    this.blockSet.invalidate();
     return cut?.blocks.map((b) => b.ulid) ?? [];
   }
 
@@ -224,6 +233,12 @@ export class ReceiveNode {
     const api = new MetadataApi(this.pool, {
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
       tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
+    });
+    const promql = new PromqlApi({
+      pool: this.pool, blocks: this.blockSet,
+      tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
+      tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
+      ...this.cfg.query,
     });
     return [
       { method: 'GET', path: '/-/healthy', maxBodyBytes: 0, handler: () => ({ status: 200, body: 'Sluice is Healthy.\n' }) },
@@ -248,6 +263,7 @@ export class ReceiveNode {
         },
       },
       ...api.routes(),
+      ...promql.routes(),
     ];
   }
 
@@ -266,7 +282,8 @@ export class ReceiveNode {
     await this.blockPass;
     await this.shipper?.stop();
     await this.pool.stop();
-    await this.bucket?.close();
+    await this.blockSet.close();
+    await this.bucket.close();
     this.http?.closeAll();
     this.log.info('stopped');
   }
