@@ -14,14 +14,12 @@ import {
   type Call, type Expr, type MatrixSelector, type VectorSelector,
 } from './ast.js';
 import { evalDuration, type DurationContext } from './durations.js';
-import {
-  Evaluator, cleanupMetricLabels, prepareSeries, setOffsetForAtModifier, subqueryTimes,
-  type PreparedSeries, type QueryContext,
-} from './evaluator.js';
+import { Evaluator, prepareSeries, type PreparedSeries, type QueryContext } from './evaluator.js';
+import { setOffsetForAtModifier, timeRange } from './modifiers.js';
 import { infoSelector } from './info.js';
 import { parseExpr } from './parse.js';
 import type { Querier } from './storage.js';
-import { Annotations, PromQLError, formatFloat, sortMatrix, type Matrix } from './value.js';
+import { Annotations, PromQLError, cleanupMetricLabels, formatFloat, sortMatrix, type Matrix } from './value.js';
 
 /** EngineOptions configures an Engine; all durations are milliseconds. */
 export interface EngineOptions {
@@ -199,41 +197,6 @@ export function toApi(r: RawResult): ApiResult {
     case 'string':
       return { resultType: 'string', result: [ts(v.t), v.v], warnings: r.warnings, infos: r.infos };
   }
-}
-
-/**
- * timeRange is Prometheus' getTimeRangesForSelector: the [mint, maxt] a selector needs, from the
- * query range, the subqueries above it, its `@`, offset, range and the lookback delta.
- */
-export function timeRange(start: number, end: number, lookback: number, vs: VectorSelector, path: Expr[], evalRange: number): [number, number] {
-  let s = start;
-  let e = end;
-  const sq = subqueryTimes(path);
-  if (sq.at !== undefined) {
-    s = sq.at;
-    e = sq.at;
-  }
-  if (vs.at !== undefined) {
-    s = vs.at;
-    e = vs.at;
-  } else {
-    s = s - sq.offset - sq.range;
-    e -= sq.offset;
-  }
-  if (evalRange === 0) {
-    s -= lookback - 1;
-    if (vs.smoothed) e += lookback;
-  } else if (vs.anchored) {
-    s -= lookback + evalRange - 1;
-  } else if (vs.smoothed) {
-    s -= lookback + evalRange - 1;
-    e += lookback;
-  } else {
-    s -= evalRange - 1;
-  }
-  s -= vs.originalOffset;
-  e -= vs.originalOffset;
-  return [s, e];
 }
 
 function resolveDurations(e: Expr, ctx: DurationContext): void {

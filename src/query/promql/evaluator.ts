@@ -9,19 +9,19 @@
  */
 import type { Labels } from '../../model/labels.js';
 import type { Call, Expr, MatrixSelector, Subquery, VectorSelector } from './ast.js';
-import { inspect, unwrapParens } from './ast.js';
+import { unwrapParens } from './ast.js';
 import type { SeriesData } from './storage.js';
 import {
-  Annotations, PromQLError, dropMetadata, getLabel, labelsKey, newSeries, totalSamples,
+  Annotations, PromQLError, dropMetadata, mergeSeriesWithSameLabelset, newSeries, tooManySamples, totalSamples,
   type Matrix, type Series, type StringValue,
 } from './value.js';
 import { evalAggregate } from './aggregations.js';
 import { evalBinary } from './binary.js';
-import { evalInstantFunction } from './functions.js';
+import { evalInstantFunction, evalLabelFunction } from './functions.js';
 import { evalInfo } from './info.js';
-import { RANGE_FUNCTIONS, ANCHORED_SAFE, SMOOTHED_SAFE, extendFloats, interpolate, type Window } from './rangeFunctions.js';
-import { compileAnchored, expandTemplate } from './regex.js';
-import { setLabel } from './value.js';
+import { setOffsetForAtModifier } from './modifiers.js';
+import { evalRangeCall } from './rangeEval.js';
+import { extendFloats, interpolate } from './rangeFunctions.js';
 
 /** PreparedSeries is a selected series with its stale markers located. */
 export interface PreparedSeries {
@@ -95,11 +95,6 @@ export interface QueryContext {
    * promql-delayed-name-removal); otherwise every operation drops them at once.
    */
   delayedNameRemoval: boolean;
-}
-
-/** tooManySamples is Prometheus' ErrTooManySamples for the query-execution environment. */
-export function tooManySamples(): PromQLError {
-  return new PromQLError('query processing would load too many samples into memory in query execution');
 }
 
 /** Evaluator evaluates expressions over the steps start, start+interval, …, end. */
@@ -356,7 +351,7 @@ export class Evaluator {
   // --- subqueries and step invariance --------------------------------------------------------
 
   /** subqueryEvaluator makes the child evaluator of a subquery. */
-  private subqueryEvaluator(sq: Subquery): Evaluator {
+  subqueryEvaluator(sq: Subquery): Evaluator {
     const interval = sq.step !== 0 ? sq.step : this.q.noStepSubqueryInterval(sq.range);
     const lower = this.start - sq.offset - sq.range;
     let start = interval * Math.trunc(lower / interval);
@@ -396,7 +391,7 @@ export class Evaluator {
 
   private evalCall(e: Call): Matrix {
     const name = e.func.name;
-    if (name === 'label_replace' || name === 'label_join') return this.evalLabelFunction(e);
+    if (name === 'label_replace' || name === 'label_join') return evalLabelFunction(this, e);
     if (name === 'info') return evalInfo(this, e);
     let matrixArg = -1;
     for (let i = 0; i < e.args.length; i++) {
@@ -413,208 +408,8 @@ export class Evaluator {
       }
     }
     if (matrixArg < 0) return evalInstantFunction(this, e);
-    return this.evalRangeCall(e, matrixArg);
+    return evalRangeCall(this, e, matrixArg);
   }
-
-  private evalRangeCall(e: Call, argIndex: number): Matrix {
-    const name = e.func.name;
-    const fn = RANGE_FUNCTIONS.get(name);
-    if (!fn) throw new PromQLError(`function ${JSON.stringify(name)} does not take a range vector`);
-    const arg = e.args[argIndex]!;
-
-    // The range selector's series, window and modifiers.
-    let series: PreparedSeries[];
-    let offset: number;
-    let range: number;
-    let fixedWindow: boolean;
-    let anchored = false;
-    let smoothed = false;
-    let subqueryCost = 0;
-    if (arg.type === 'Subquery') {
-      const sqEv = this.subqueryEvaluator(arg);
-      const mat = sqEv.evalMatrix(arg.expr);
-      this.cur = sqEv.cur;
-      subqueryCost = totalSamples(mat);
-      series = mat.map((s) => {
-        const t = Float64Array.from(s.t);
-        const v = Float64Array.from(s.f);
-        // A name the subquery's expression dropped stays dropped (Prometheus hands the
-        // subquery's series to the function with their final labels).
-        const labels = s.dropName ? dropMetadata(s.metric) : s.metric;
-        return { labels, t, v, stale: null, ct: t, cv: v, cst: undefined };
-      });
-      offset = arg.at !== undefined ? arg.originalOffset + (this.start - arg.at) : arg.offset;
-      range = arg.range;
-      fixedWindow = arg.at !== undefined;
-    } else {
-      const ms = arg as MatrixSelector;
-      series = this.selectorData(ms.vs);
-      offset = ms.vs.offset;
-      range = ms.range;
-      fixedWindow = ms.vs.at !== undefined;
-      anchored = ms.vs.anchored;
-      smoothed = ms.vs.smoothed;
-    }
-    if (anchored && !ANCHORED_SAFE.has(name)) {
-      throw new PromQLError(`anchored modifier can only be used with: ${[...ANCHORED_SAFE].sort().join(', ')} - not with ${name}`);
-    }
-    if (smoothed && !SMOOTHED_SAFE.has(name)) {
-      throw new PromQLError(`smoothed modifier can only be used with: ${[...SMOOTHED_SAFE].sort().join(', ')} - not with ${name}`);
-    }
-
-    // Scalar arguments, evaluated over all steps.
-    const scalarArgs: Matrix[] = [];
-    for (let i = 0; i < e.args.length; i++) {
-      if (i === argIndex) continue;
-      scalarArgs.push(this.evalMatrix(e.args[i]!));
-    }
-    const params: number[] = new Array<number>(scalarArgs.length).fill(NaN);
-
-    const lb = this.q.lookback;
-    const dropName = name !== 'last_over_time' && name !== 'first_over_time';
-    const out: Matrix = [];
-    const w: Window = {
-      t: new Float64Array(0), v: new Float64Array(0), st: undefined, lo: 0, hi: 0, ts: 0,
-      rangeStart: 0, rangeEnd: 0, rangeMs: range, anchored, smoothed, params, metric: [], annos: this.annos,
-      fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0,
-    };
-    const isRateLike = name === 'rate' || name === 'increase';
-    for (const s of series) {
-      this.checkTimeout();
-      const nm = this.named(s.labels, dropName);
-      const ss = newSeries(nm.metric, nm.dropName);
-      w.t = s.ct;
-      w.v = s.cv;
-      w.st = s.cst;
-      w.metric = s.labels;
-      const t = s.ct;
-      const n = t.length;
-      let lo = 0;
-      let hi = 0;
-      let step = -1;
-      for (let ts = this.start; ts <= this.end; ts += this.interval) {
-        step++;
-        for (let j = 0; j < scalarArgs.length; j++) {
-          const sa = scalarArgs[j]!;
-          params[j] = sa.length > 0 ? (sa[0]!.f[step] ?? NaN) : NaN;
-        }
-        if (ts === this.start || !fixedWindow) {
-          let maxt = ts - offset;
-          let mint = maxt - range;
-          w.rangeStart = mint;
-          w.rangeEnd = maxt;
-          if (anchored) mint -= lb;
-          else if (smoothed) {
-            mint -= lb;
-            maxt += lb;
-          }
-          while (lo < n && t[lo]! <= mint) lo++;
-          if (hi < lo) hi = lo;
-          while (hi < n && t[hi]! <= maxt) hi++;
-          w.lo = lo;
-          w.hi = hi;
-        }
-        if (w.lo >= w.hi) continue;
-        w.ts = ts;
-        const r = fn(w);
-        if (r !== undefined) {
-          ss.t.push(ts);
-          ss.f.push(r);
-        }
-      }
-      if (ss.t.length > 0) {
-        this.addSamples(ss.t.length);
-        out.push(ss);
-        if (isRateLike) {
-          const metricName = getLabel(s.labels, '__name__');
-          if (metricName !== '' && !/_(?:total|sum|count|bucket)$/.test(metricName)) {
-            this.annos.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(metricName)}`);
-          }
-        }
-      }
-    }
-    this.cur -= subqueryCost;
-    if (!this.delayed && name !== 'absent_over_time') {
-      const seen = new Set<string>();
-      for (const s of out) {
-        const k = labelsKey(s.metric);
-        if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
-        seen.add(k);
-      }
-    }
-
-    if (name === 'absent_over_time') {
-      const steps = this.numSteps;
-      for (const s of out) if (s.t.length === steps) return [];
-      const found = new Set<number>();
-      for (const s of out) for (const ts of s.t) found.add(ts);
-      const res = newSeries(absentLabels(arg), dropName);
-      for (let ts = this.start; ts <= this.end; ts += this.interval) {
-        if (!found.has(ts)) {
-          res.t.push(ts);
-          res.f.push(1);
-        }
-      }
-      return res.t.length > 0 ? [res] : [];
-    }
-    return out;
-  }
-
-  private evalLabelFunction(e: Call): Matrix {
-    const str = (i: number): { val: string; valid: boolean; quoted: string } => {
-      const a = unwrapParens(e.args[i]!);
-      if (a.type !== 'StringLiteral') throw new PromQLError('expected string literal');
-      return { val: a.val, valid: a.validUtf8, quoted: a.quoted };
-    };
-    if (e.func.name === 'label_replace') {
-      const dst = str(1);
-      const repl = str(2).val;
-      const src = str(3).val;
-      const reStr = str(4).val;
-      let re: RegExp;
-      try {
-        re = compileLabelRegex(reStr);
-      } catch {
-        throw new PromQLError(`invalid regular expression in label_replace(): ${reStr}`);
-      }
-      if (!dst.valid || dst.val === '') throw new PromQLError(`invalid destination label name in label_replace(): ${dst.val}`);
-      const mat = this.evalMatrix(e.args[0]!);
-      for (const s of mat) {
-        const srcVal = getLabel(s.metric, src);
-        const m = re.exec(srcVal);
-        if (!m) continue;
-        const res = expandTemplate(repl, m);
-        s.metric = setLabelSorted(s.metric, dst.val, res);
-        if (dst.val === '__name__') s.dropName = false;
-      }
-      return mergeSeriesWithSameLabelset(mat);
-    }
-    // label_join
-    const dst = str(1);
-    const sep = str(2).val;
-    const srcs: string[] = [];
-    for (let i = 3; i < e.args.length; i++) {
-      const s = str(i);
-      if (!s.valid) throw new PromQLError(`invalid source label name in label_join(): ${s.val}`);
-      srcs.push(s.val);
-    }
-    if (!dst.valid || dst.val === '') throw new PromQLError(`invalid destination label name in label_join(): ${dst.val}`);
-    const mat = this.evalMatrix(e.args[0]!);
-    for (const s of mat) {
-      const v = srcs.map((l) => getLabel(s.metric, l)).join(sep);
-      s.metric = setLabelSorted(s.metric, dst.val, v);
-      if (dst.val === '__name__') s.dropName = false;
-    }
-    return mergeSeriesWithSameLabelset(mat);
-  }
-}
-
-function compileLabelRegex(re: string): RegExp {
-  return compileAnchored(re);
-}
-
-function setLabelSorted(ls: Labels, name: string, value: string): Labels {
-  return setLabel(ls, name, value);
 }
 
 /** lowerBoundGt returns the first index i with a[i] > x. */
@@ -629,116 +424,3 @@ export function lowerBoundGt(a: Float64Array, x: number): number {
   return lo;
 }
 
-/**
- * absentLabels returns the labels absent() and absent_over_time() report: the equality matchers
- * of a selector argument, except names matched more than once.
- */
-export function absentLabels(arg: Expr): Labels {
-  const a = unwrapParens(arg);
-  let vs: VectorSelector | null = null;
-  if (a.type === 'VectorSelector') vs = a;
-  else if (a.type === 'MatrixSelector') vs = a.vs;
-  else if (a.type === 'StepInvariant') return absentLabels(a.expr);
-  if (!vs) return [];
-  const out = new Map<string, string>();
-  const has = new Set<string>();
-  for (const m of vs.matchers) {
-    if (m.name === '__name__') continue;
-    if (m.type === '=' && !has.has(m.name)) {
-      out.set(m.name, m.value);
-      has.add(m.name);
-    } else {
-      out.delete(m.name);
-    }
-  }
-  return [...out.entries()].filter(([, v]) => v !== '').sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-}
-
-/**
- * mergeSeriesWithSameLabelset merges series that ended up with the same labels (after a
- * relabeling or name removal); samples at the same timestamp are an error.
- */
-export function mergeSeriesWithSameLabelset(mat: Matrix): Matrix {
-  if (mat.length <= 1) return mat;
-  const byKey = new Map<string, Series[]>();
-  let dup = false;
-  for (const s of mat) {
-    const k = labelsKey(s.metric);
-    const g = byKey.get(k);
-    if (g) {
-      g.push(s);
-      dup = true;
-    } else byKey.set(k, [s]);
-  }
-  if (!dup) return mat;
-  const out: Matrix = [];
-  for (const g of byKey.values()) {
-    if (g.length === 1) {
-      out.push(g[0]!);
-      continue;
-    }
-    const base = g[0]!;
-    const pts: [number, number][] = [];
-    for (const s of g) for (let i = 0; i < s.t.length; i++) pts.push([s.t[i]!, s.f[i]!]);
-    pts.sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < pts.length; i++) {
-      if (pts[i]![0] === pts[i - 1]![0]) throw new PromQLError('vector cannot contain metrics with the same labelset');
-    }
-    base.t = pts.map((p) => p[0]);
-    base.f = pts.map((p) => p[1]);
-    out.push(base);
-  }
-  return out;
-}
-
-/** cleanupMetricLabels drops the names marked for dropping, then merges duplicates. */
-export function cleanupMetricLabels(mat: Matrix, instant: boolean): Matrix {
-  for (const s of mat) if (s.dropName) s.metric = dropMetadata(s.metric);
-  if (instant) {
-    const seen = new Set<string>();
-    for (const s of mat) {
-      const k = labelsKey(s.metric);
-      if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
-      seen.add(k);
-    }
-    return mat;
-  }
-  return mergeSeriesWithSameLabelset(mat);
-}
-
-/** subqueryTimes sums the offsets and ranges of the subqueries on a path, as Prometheus does. */
-export function subqueryTimes(path: Expr[]): { offset: number; range: number; at: number | undefined } {
-  let offset = 0;
-  let range = 0;
-  let at: number | undefined;
-  for (const n of path) {
-    if (n.type !== 'Subquery') continue;
-    offset += n.originalOffset;
-    range += n.range;
-    if (n.at !== undefined) {
-      offset = n.originalOffset;
-      range = n.range;
-      at = n.at;
-    }
-  }
-  return { offset, range, at };
-}
-
-/**
- * setOffsetForAtModifier sets the working offset of every selector and subquery under `expr` so
- * that an `@` timestamp is reached from the evaluation time `evalTime`.
- */
-export function setOffsetForAtModifier(evalTime: number, expr: Expr): void {
-  const getOffset = (at: number | undefined, original: number, path: Expr[]): number => {
-    if (at === undefined) return original;
-    const sq = subqueryTimes(path);
-    let subqOffset = sq.offset;
-    if (sq.at !== undefined) subqOffset += evalTime - sq.at;
-    return original + (evalTime - at) - subqOffset;
-  };
-  inspect(expr, (n, path) => {
-    if (n.type === 'VectorSelector') n.offset = getOffset(n.at, n.originalOffset, path);
-    else if (n.type === 'MatrixSelector') n.vs.offset = getOffset(n.vs.at, n.vs.originalOffset, path);
-    else if (n.type === 'Subquery') n.offset = getOffset(n.at, n.originalOffset, path);
-  });
-}

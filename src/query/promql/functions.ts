@@ -5,11 +5,12 @@
  */
 import { compareLabels, type Labels } from '../../model/labels.js';
 import { unwrapParens, type Call, type Expr, type VectorSelector } from './ast.js';
-import { absentLabels, type Evaluator } from './evaluator.js';
+import type { Evaluator } from './evaluator.js';
+import { compileAnchored, expandTemplate } from './regex.js';
 import { bucketFraction, bucketQuantile, type Bucket } from './quantile.js';
 import { Collector, StepCursor } from './steps.js';
 import {
-  PromQLError, formatGoG, getLabel, labelsKey, newSeries, setLabel, withoutLabels,
+  PromQLError, mergeSeriesWithSameLabelset, formatGoG, getLabel, labelsKey, newSeries, setLabel, withoutLabels,
   type Matrix, type Series,
 } from './value.js';
 
@@ -75,26 +76,37 @@ function mapPoints(ev: Evaluator, vec: Matrix, f: (v: number, t: number, step: n
   return ev.settle(out);
 }
 
-/** natLess is natsort.Compare (github.com/facette/natsort): digit runs compare as numbers. */
+/**
+ * natLess is natsort.Compare (github.com/facette/natsort), which sort_by_label uses: strings are
+ * split into digit and non-digit runs; two digit runs compare as integers.
+ */
 function natLess(a: string, b: string): boolean {
-  const chunk = (s: string): string[] => s.match(/(\d+|\D+)/g) ?? [];
-  const ca = chunk(a);
-  const cb = chunk(b);
-  for (let i = 0; i < ca.length && i < cb.length; i++) {
+  const ca = a.match(/(\d+|\D+)/g) ?? [];
+  const cb = b.match(/(\d+|\D+)/g) ?? [];
+  for (let i = 0; i < ca.length; i++) {
+    if (i >= cb.length) return false;
     const x = ca[i]!;
     const y = cb[i]!;
-    if (x === y) continue;
-    const xd = /^\d/.test(x);
-    const yd = /^\d/.test(y);
+    const xd = /^\d+$/.test(x) && x.length <= 18;
+    const yd = /^\d+$/.test(y) && y.length <= 18;
     if (xd && yd) {
       const xn = Number(x);
       const yn = Number(y);
-      if (xn !== yn) return xn < yn;
-      return x < y;
+      if (xn === yn) {
+        if (i === ca.length - 1) return true;
+        if (i === cb.length - 1) return false;
+        continue;
+      }
+      return xn < yn;
+    }
+    if (x === y) {
+      if (i === ca.length - 1) return true;
+      if (i === cb.length - 1) return false;
+      continue;
     }
     return x < y;
   }
-  return ca.length < cb.length;
+  return false;
 }
 
 /** formatOpenMetricsFloat prints a quantile label value (`0.0`, `0.25`, `+Inf`). */
@@ -431,3 +443,77 @@ function classicHistogramFunction(ev: Evaluator, e: Call): Matrix {
 }
 
 export type { Series };
+
+/** evalLabelFunction is label_replace() and label_join(); they change series, not samples. */
+export function evalLabelFunction(ev: Evaluator, e: Call): Matrix {
+  const str = (i: number): { val: string; valid: boolean; quoted: string } => {
+    const a = unwrapParens(e.args[i]!);
+    if (a.type !== 'StringLiteral') throw new PromQLError('expected string literal');
+    return { val: a.val, valid: a.validUtf8, quoted: a.quoted };
+  };
+  if (e.func.name === 'label_replace') {
+    const dst = str(1);
+    const repl = str(2).val;
+    const src = str(3).val;
+    const reStr = str(4).val;
+    let re: RegExp;
+    try {
+      re = compileAnchored(reStr);
+    } catch {
+      throw new PromQLError(`invalid regular expression in label_replace(): ${reStr}`);
+    }
+    if (!dst.valid || dst.val === '') throw new PromQLError(`invalid destination label name in label_replace(): ${dst.val}`);
+    const mat = ev.evalMatrix(e.args[0]!);
+    for (const s of mat) {
+      const srcVal = getLabel(s.metric, src);
+      const m = re.exec(srcVal);
+      if (!m) continue;
+      const res = expandTemplate(repl, m);
+      s.metric = setLabel(s.metric, dst.val, res);
+      if (dst.val === '__name__') s.dropName = false;
+    }
+    return mergeSeriesWithSameLabelset(mat);
+  }
+  // label_join
+  const dst = str(1);
+  const sep = str(2).val;
+  const srcs: string[] = [];
+  for (let i = 3; i < e.args.length; i++) {
+    const s = str(i);
+    if (!s.valid) throw new PromQLError(`invalid source label name in label_join(): ${s.val}`);
+    srcs.push(s.val);
+  }
+  if (!dst.valid || dst.val === '') throw new PromQLError(`invalid destination label name in label_join(): ${dst.val}`);
+  const mat = ev.evalMatrix(e.args[0]!);
+  for (const s of mat) {
+    const v = srcs.map((l) => getLabel(s.metric, l)).join(sep);
+    s.metric = setLabel(s.metric, dst.val, v);
+    if (dst.val === '__name__') s.dropName = false;
+  }
+  return mergeSeriesWithSameLabelset(mat);
+}
+
+/**
+ * absentLabels returns the labels absent() and absent_over_time() report: the equality matchers
+ * of a selector argument, except names matched more than once.
+ */
+export function absentLabels(arg: Expr): Labels {
+  const a = unwrapParens(arg);
+  let vs: VectorSelector | null = null;
+  if (a.type === 'VectorSelector') vs = a;
+  else if (a.type === 'MatrixSelector') vs = a.vs;
+  else if (a.type === 'StepInvariant') return absentLabels(a.expr);
+  if (!vs) return [];
+  const out = new Map<string, string>();
+  const has = new Set<string>();
+  for (const m of vs.matchers) {
+    if (m.name === '__name__') continue;
+    if (m.type === '=' && !has.has(m.name)) {
+      out.set(m.name, m.value);
+      has.add(m.name);
+    } else {
+      out.delete(m.name);
+    }
+  }
+  return [...out.entries()].filter(([, v]) => v !== '').sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+}

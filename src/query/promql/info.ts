@@ -12,27 +12,14 @@ import type { Labels } from '../../model/labels.js';
 import { MatchType, type Matcher } from '../../model/matchers.js';
 import { inspect, unwrapParens, type Call, type VectorSelector } from './ast.js';
 import type { Evaluator, PreparedSeries } from './evaluator.js';
-import { compileAnchored } from './regex.js';
+import { matcherFn } from './regex.js';
 import { Collector, StepCursor } from './steps.js';
 import { PromQLError, formatLabels, getLabel, labelsKey, newSeries, setLabel, type Matrix } from './value.js';
 
 const IDENTIFYING = ['instance', 'job'];
 
-/** matcherTest compiles a matcher's value test. */
-export function matcherTest(m: Matcher): (v: string) => boolean {
-  switch (m.type) {
-    case MatchType.EQ: return (v) => v === m.value;
-    case MatchType.NEQ: return (v) => v !== m.value;
-    case MatchType.RE: {
-      const re = compileAnchored(m.value);
-      return (v) => re.test(v);
-    }
-    case MatchType.NRE: {
-      const re = compileAnchored(m.value);
-      return (v) => !re.test(v);
-    }
-  }
-}
+/** matcherTest compiles a matcher's value test (see regex.ts matcherFn). */
+export const matcherTest = (m: Matcher): ((v: string) => boolean) => matcherFn(m);
 
 function selectorOf(call: Call): VectorSelector | null {
   const a = call.args[1] ? unwrapParens(call.args[1]) : null;

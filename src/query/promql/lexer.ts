@@ -310,3 +310,22 @@ export function tokenDesc(t: Token): string {
     default: return JSON.stringify(t.v);
   }
 }
+
+/**
+ * numberValue reads a number token as Prometheus does: strconv.ParseInt(s, 0, 64) first (hex,
+ * and octal for a leading 0), then ParseFloat; `_` separates digits.
+ */
+export function numberValue(text: string): number {
+  const lw = text.toLowerCase();
+  if (lw === 'inf' || lw === '+inf') return Infinity;
+  if (lw === '-inf') return -Infinity;
+  if (lw === 'nan') return NaN;
+  const clean = text.replace(/_/g, '');
+  // strconv.ParseInt(s, 0, 64) first: hex, and octal for a leading 0.
+  if (/^0[xX][0-9a-fA-F]+$/.test(clean)) return parseInt(clean.slice(2), 16);
+  if (/^0[0-7]+$/.test(clean)) return parseInt(clean.slice(1), 8);
+  if (/^0[0-9]+$/.test(clean)) throw new Error(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const v = Number(clean);
+  if (Number.isNaN(v)) throw new Error(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
+  return v;
+}

@@ -13,30 +13,16 @@
  */
 import { MatchType, type Matcher } from '../../model/matchers.js';
 import {
-  AGGREGATORS, FUNCTIONS, documentedType, exprType, isComparisonOp, isSetOp,
+  AGGREGATORS, FUNCTIONS,
   type AggrOp, type Aggregate, type BinOp, type Binary, type Call, type DurationExpr, type Expr,
-  type MatrixSelector, type NumberLiteral, type PosRange, type StringLiteral, type Subquery,
-  type ValueType, type VectorMatching, type VectorSelector,
+  type MatrixSelector, type PosRange, type StringLiteral, type Subquery,
+  type VectorMatching, type VectorSelector,
 } from './ast.js';
 import { evalDuration, isConstantDuration, parseDuration } from './durations.js';
-import { lex, tokenDesc, type Token } from './lexer.js';
+import { lex, numberValue, tokenDesc, type Token } from './lexer.js';
+import { Checker, ParseError } from './check.js';
 import { compileAnchored } from './regex.js';
 import { goQuote, unquote } from './strings.js';
-
-/** ParseError is a syntax or type error in a query; `pos` is the offset it refers to. */
-export class ParseError extends Error {
-  readonly pos: number;
-  readonly query: string;
-  constructor(query: string, pos: number, msg: string) {
-    const before = query.slice(0, pos);
-    const line = before.split('\n').length;
-    const col = pos - (before.lastIndexOf('\n') + 1) + 1;
-    super(`${line}:${col}: parse error: ${msg}`);
-    this.name = 'ParseError';
-    this.pos = pos;
-    this.query = query;
-  }
-}
 
 const BIN_PREC: Record<string, number> = {
   or: 1, and: 2, unless: 2, '==': 3, '!=': 3, '<': 3, '>': 3, '<=': 3, '>=': 3, '</': 3, '>/': 3,
@@ -48,21 +34,6 @@ const KEYWORDS = new Set([
   'and', 'or', 'unless', 'atan2', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left',
   'group_right', 'bool', 'smoothed', 'anchored',
 ]);
-
-function numberValue(text: string): number {
-  const lw = text.toLowerCase();
-  if (lw === 'inf' || lw === '+inf') return Infinity;
-  if (lw === '-inf') return -Infinity;
-  if (lw === 'nan') return NaN;
-  const clean = text.replace(/_/g, '');
-  // strconv.ParseInt(s, 0, 64) first: hex, and octal for a leading 0.
-  if (/^0[xX][0-9a-fA-F]+$/.test(clean)) return parseInt(clean.slice(2), 16);
-  if (/^0[0-7]+$/.test(clean)) return parseInt(clean.slice(1), 8);
-  if (/^0[0-9]+$/.test(clean)) throw new Error(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
-  const v = Number(clean);
-  if (Number.isNaN(v)) throw new Error(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
-  return v;
-}
 
 class Parser {
   private readonly input: string;
@@ -150,18 +121,17 @@ class Parser {
       if (op === null) break;
       const prec = BIN_PREC[op]!;
       if (prec < minPrec) break;
-      const opTok = this.advance();
+      this.advance();
       const mods = this.parseBinModifiers();
       const rhs = this.parseExpr(op === '^' ? prec : prec + 1);
-      lhs = this.newBinary(op, lhs, rhs, mods, opTok);
+      lhs = this.newBinary(op, lhs, rhs, mods);
     }
     return lhs;
   }
 
-  private parseBinModifiers(): { bool: boolean; matching: VectorMatching; explicit: boolean } {
+  private parseBinModifiers(): { bool: boolean; matching: VectorMatching } {
     const matching: VectorMatching = { card: 'one-to-one', on: false, labels: [], include: [] };
     let bool = false;
-    let explicit = false;
     if (this.isIdent('bool')) {
       this.advance();
       bool = true;
@@ -170,7 +140,6 @@ class Parser {
       matching.on = this.isIdent('on');
       this.advance();
       matching.labels = this.parseGroupingLabels();
-      explicit = true;
       if (this.isIdent('group_left') || this.isIdent('group_right')) {
         matching.card = this.isIdent('group_left') ? 'many-to-one' : 'one-to-many';
         this.advance();
@@ -201,7 +170,7 @@ class Parser {
         k = fillKind();
       }
     }
-    return { bool, matching, explicit };
+    return { bool, matching };
   }
 
   private parseFillValue(): number {
@@ -631,146 +600,13 @@ class Parser {
     }
   }
 
-  private newBinary(op: BinOp, lhs: Expr, rhs: Expr, mods: { bool: boolean; matching: VectorMatching; explicit: boolean }, opTok: Token): Binary {
-    const b: Binary = { type: 'Binary', op, lhs, rhs, bool: mods.bool, matching: mods.matching, pos: { start: lhs.pos.start, end: rhs.pos.end } };
-    void opTok;
-    return b;
+  private newBinary(op: BinOp, lhs: Expr, rhs: Expr, mods: { bool: boolean; matching: VectorMatching }): Binary {
+    return { type: 'Binary', op, lhs, rhs, bool: mods.bool, matching: mods.matching, pos: { start: lhs.pos.start, end: rhs.pos.end } };
   }
+
 }
 
-// --- type checking (Prometheus' checkAST) -------------------------------------------------------
-
-class Checker {
-  private readonly input: string;
-
-  constructor(input: string) {
-    this.input = input;
-  }
-
-  private fail(pos: PosRange, msg: string): never {
-    throw new ParseError(this.input, pos.start, msg);
-  }
-
-  private expectType(e: Expr, want: ValueType, context: string): void {
-    const t = this.check(e);
-    if (t !== want) this.fail(e.pos, `expected type ${documentedType(want)} in ${context}, got ${documentedType(t)}`);
-  }
-
-  check(e: Expr): ValueType {
-    switch (e.type) {
-      case 'Aggregate': {
-        this.expectType(e.expr, 'vector', 'aggregation expression');
-        if (e.op === 'topk' || e.op === 'bottomk' || e.op === 'quantile' || e.op === 'limitk' || e.op === 'limit_ratio') {
-          this.expectType(e.param!, 'scalar', 'aggregation parameter');
-        }
-        if (e.op === 'count_values') this.expectType(e.param!, 'string', 'aggregation parameter');
-        break;
-      }
-      case 'Binary': {
-        const lt = this.check(e.lhs);
-        const rt = this.check(e.rhs);
-        const m = e.matching!;
-        if (e.bool && !isComparisonOp(e.op)) this.fail(e.pos, 'bool modifier can only be used on comparison operators');
-        if (isComparisonOp(e.op) && !e.bool && lt === 'scalar' && rt === 'scalar') {
-          this.fail(e.pos, 'comparisons between scalars must use BOOL modifier');
-        }
-        if (isSetOp(e.op) && m.card === 'one-to-one') m.card = 'many-to-many';
-        if (m.on) {
-          for (const l of m.labels) {
-            if (m.include.includes(l)) this.fail(e.pos, `label ${JSON.stringify(l)} must not occur in ON and GROUP clause at once`);
-          }
-        }
-        if (lt !== 'scalar' && lt !== 'vector') this.fail(e.lhs.pos, 'binary expression must contain only scalar and instant vector types');
-        if (rt !== 'scalar' && rt !== 'vector') this.fail(e.rhs.pos, 'binary expression must contain only scalar and instant vector types');
-        if (lt !== 'vector' || rt !== 'vector') {
-          if (m.labels.length > 0 || m.on) this.fail(e.pos, 'vector matching only allowed between instant vectors');
-          if (m.fillLeft !== undefined || m.fillRight !== undefined) this.fail(e.pos, 'filling in missing series only allowed between instant vectors');
-          delete e.matching;
-        } else if (isSetOp(e.op)) {
-          if (m.card === 'one-to-many' || m.card === 'many-to-one') this.fail(e.pos, `no grouping allowed for ${JSON.stringify(e.op)} operation`);
-          if (m.fillLeft !== undefined || m.fillRight !== undefined) this.fail(e.pos, `filling in missing series not allowed for ${JSON.stringify(e.op)} operation`);
-        }
-        if ((lt === 'scalar' || rt === 'scalar') && isSetOp(e.op)) {
-          this.fail(e.pos, `set operator ${JSON.stringify(e.op)} not allowed in binary scalar expression`);
-        }
-        break;
-      }
-      case 'Call': {
-        const f = e.func;
-        const nargs = f.argTypes.length;
-        if (f.variadic === 0) {
-          if (nargs !== e.args.length) this.fail(e.pos, `expected ${nargs} argument(s) in call to ${JSON.stringify(f.name)}, got ${e.args.length}`);
-        } else {
-          const na = nargs - 1;
-          if (na > e.args.length) {
-            this.fail(e.pos, `expected at least ${na} argument(s) in call to ${JSON.stringify(f.name)}, got ${e.args.length}`);
-          } else if (f.variadic > 0 && na + f.variadic < e.args.length) {
-            this.fail(e.pos, `expected at most ${na + f.variadic} argument(s) in call to ${JSON.stringify(f.name)}, got ${e.args.length}`);
-          }
-        }
-        if (f.name === 'info' && e.args.length > 1) {
-          const a = e.args[1]!;
-          if (a.type !== 'VectorSelector') {
-            this.fail(e.pos, `expected type ${documentedType('vector')} in call to function "info", got ${documentedType(exprType(a))}`);
-          }
-          if (a.name !== undefined) this.fail(a.pos, 'expected label selectors only, got vector selector instead');
-        }
-        for (let i = 0; i < e.args.length; i++) {
-          let ai = i;
-          if (ai >= nargs) {
-            if (f.variadic === 0) break;
-            ai = nargs - 1;
-          }
-          const arg = e.args[i]!;
-          if (f.name === 'info' && i === 1 && arg.type === 'VectorSelector') continue;
-          this.expectType(arg, f.argTypes[ai]!, `call to function ${JSON.stringify(f.name)}`);
-        }
-        break;
-      }
-      case 'Paren':
-        this.check(e.expr);
-        break;
-      case 'Unary': {
-        const t = this.check(e.expr);
-        if (t !== 'scalar' && t !== 'vector') {
-          this.fail(e.pos, `unary expression only allowed on expressions of type scalar or instant vector, got ${JSON.stringify(documentedType(t))}`);
-        }
-        break;
-      }
-      case 'Subquery': {
-        const t = this.check(e.expr);
-        if (t !== 'vector') this.fail(e.pos, `subquery is only allowed on instant vector, got ${t} instead`);
-        break;
-      }
-      case 'MatrixSelector':
-        this.checkSelector(e.vs);
-        break;
-      case 'VectorSelector':
-        this.checkSelector(e);
-        break;
-      default:
-        break;
-    }
-    return exprType(e);
-  }
-
-  private checkSelector(vs: VectorSelector): void {
-    if (vs.name !== undefined) return;
-    if (!vs.matchers.some((m) => !matchesEmpty(m))) {
-      this.fail(vs.pos, 'vector selector must contain at least one non-empty matcher');
-    }
-  }
-}
-
-/** matchesEmpty tells whether a matcher accepts the empty string (a missing label). */
-export function matchesEmpty(m: Matcher): boolean {
-  switch (m.type) {
-    case MatchType.EQ: return m.value === '';
-    case MatchType.NEQ: return m.value !== '';
-    case MatchType.RE: return compileAnchored(m.value).test('');
-    case MatchType.NRE: return !compileAnchored(m.value).test('');
-  }
-}
+export { ParseError, matchesEmpty } from './check.js';
 
 /** parseExpr parses and type-checks a PromQL expression; throws ParseError. */
 export function parseExpr(input: string): Expr {
@@ -778,9 +614,4 @@ export function parseExpr(input: string): Expr {
   new Checker(input).check(e);
   // The info() data-label selector may select nothing on its own.
   return e;
-}
-
-/** numberLiteral is a helper for callers that build trees by hand (tests, preprocessing). */
-export function numberLiteral(val: number): NumberLiteral {
-  return { type: 'NumberLiteral', val, pos: { start: 0, end: 0 } };
 }

@@ -419,6 +419,27 @@ export function compileAnchored(pattern: string): RegExp {
 }
 
 /**
+ * matcherFn compiles a label matcher's value test with Prometheus' semantics: RE2 regexes fully
+ * anchored with `.` matching newlines, a missing label read as ''. Storage implementations can use
+ * it instead of JavaScript regexes, which reject RE2-only syntax such as `(?i:…)` on Node 20.
+ */
+export function matcherFn(m: { type: string; value: string }): (v: string) => boolean {
+  switch (m.type) {
+    case '=': return (v) => v === m.value;
+    case '!=': return (v) => v !== m.value;
+    case '=~': {
+      const re = compileAnchored(m.value);
+      return (v) => re.test(v);
+    }
+    case '!~': {
+      const re = compileAnchored(m.value);
+      return (v) => !re.test(v);
+    }
+    default: throw new Re2Error(`unknown match type ${JSON.stringify(m.type)}`, m.value);
+  }
+}
+
+/**
  * expandTemplate expands `$1`, `${1}`, `$name`, `${name}` and `$$` as Go's Regexp.Expand does: a
  * bare `$name` takes the longest run of letters, digits and underscores, and an unknown group
  * expands to the empty string.

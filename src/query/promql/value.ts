@@ -156,6 +156,11 @@ export class PromQLError extends Error {
   }
 }
 
+/** tooManySamples is Prometheus' ErrTooManySamples for the query-execution environment. */
+export function tooManySamples(): PromQLError {
+  return new PromQLError('query processing would load too many samples into memory in query execution');
+}
+
 // --- float formatting ------------------------------------------------------------------------
 
 /**
@@ -210,4 +215,56 @@ export function formatGoG(f: number): string {
   const exp = Number(e);
   if (exp < -4 || exp >= 6) return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   return formatGoFloatF(f);
+}
+
+/**
+ * mergeSeriesWithSameLabelset merges series that ended up with the same labels (after a
+ * relabeling or name removal); samples at the same timestamp are an error.
+ */
+export function mergeSeriesWithSameLabelset(mat: Matrix): Matrix {
+  if (mat.length <= 1) return mat;
+  const byKey = new Map<string, Series[]>();
+  let dup = false;
+  for (const s of mat) {
+    const k = labelsKey(s.metric);
+    const g = byKey.get(k);
+    if (g) {
+      g.push(s);
+      dup = true;
+    } else byKey.set(k, [s]);
+  }
+  if (!dup) return mat;
+  const out: Matrix = [];
+  for (const g of byKey.values()) {
+    if (g.length === 1) {
+      out.push(g[0]!);
+      continue;
+    }
+    const base = g[0]!;
+    const pts: [number, number][] = [];
+    for (const s of g) for (let i = 0; i < s.t.length; i++) pts.push([s.t[i]!, s.f[i]!]);
+    pts.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < pts.length; i++) {
+      if (pts[i]![0] === pts[i - 1]![0]) throw new PromQLError('vector cannot contain metrics with the same labelset');
+    }
+    base.t = pts.map((p) => p[0]);
+    base.f = pts.map((p) => p[1]);
+    out.push(base);
+  }
+  return out;
+}
+
+/** cleanupMetricLabels drops the names marked for dropping, then merges duplicates. */
+export function cleanupMetricLabels(mat: Matrix, instant: boolean): Matrix {
+  for (const s of mat) if (s.dropName) s.metric = dropMetadata(s.metric);
+  if (instant) {
+    const seen = new Set<string>();
+    for (const s of mat) {
+      const k = labelsKey(s.metric);
+      if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
+      seen.add(k);
+    }
+    return mat;
+  }
+  return mergeSeriesWithSameLabelset(mat);
 }

@@ -1,0 +1,157 @@
+/**
+ * The driver of range-vector functions: for each series of a range selector or subquery, it
+ * slides the window (start, end] along the steps with two cursors and calls the function on the
+ * window in place (rangeFunctions.ts), as Prometheus' evaluator does for calls with a matrix
+ * argument. `anchored`/`smoothed` selectors widen the window by the lookback delta.
+ */
+import type { Call, MatrixSelector } from './ast.js';
+import type { Evaluator, PreparedSeries } from './evaluator.js';
+import { absentLabels } from './functions.js';
+import { ANCHORED_SAFE, RANGE_FUNCTIONS, SMOOTHED_SAFE, type Window } from './rangeFunctions.js';
+import { PromQLError, dropMetadata, getLabel, labelsKey, newSeries, tooManySamples, totalSamples, type Matrix } from './value.js';
+
+export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix {
+  const name = e.func.name;
+  const fn = RANGE_FUNCTIONS.get(name);
+  if (!fn) throw new PromQLError(`function ${JSON.stringify(name)} does not take a range vector`);
+  const arg = e.args[argIndex]!;
+
+  // The range selector's series, window and modifiers.
+  let series: PreparedSeries[];
+  let offset: number;
+  let range: number;
+  let fixedWindow: boolean;
+  let anchored = false;
+  let smoothed = false;
+  let subqueryCost = 0;
+  if (arg.type === 'Subquery') {
+    const sqEv = ev.subqueryEvaluator(arg);
+    const mat = sqEv.evalMatrix(arg.expr);
+    ev.cur = sqEv.cur;
+    subqueryCost = totalSamples(mat);
+    series = mat.map((s) => {
+      const t = Float64Array.from(s.t);
+      const v = Float64Array.from(s.f);
+      // A name the subquery's expression dropped stays dropped (Prometheus hands the
+      // subquery's series to the function with their final labels).
+      const labels = s.dropName ? dropMetadata(s.metric) : s.metric;
+      return { labels, t, v, stale: null, ct: t, cv: v, cst: undefined };
+    });
+    offset = arg.at !== undefined ? arg.originalOffset + (ev.start - arg.at) : arg.offset;
+    range = arg.range;
+    fixedWindow = arg.at !== undefined;
+  } else {
+    const ms = arg as MatrixSelector;
+    series = ev.selectorData(ms.vs);
+    offset = ms.vs.offset;
+    range = ms.range;
+    fixedWindow = ms.vs.at !== undefined;
+    anchored = ms.vs.anchored;
+    smoothed = ms.vs.smoothed;
+  }
+  if (anchored && !ANCHORED_SAFE.has(name)) {
+    throw new PromQLError(`anchored modifier can only be used with: ${[...ANCHORED_SAFE].sort().join(', ')} - not with ${name}`);
+  }
+  if (smoothed && !SMOOTHED_SAFE.has(name)) {
+    throw new PromQLError(`smoothed modifier can only be used with: ${[...SMOOTHED_SAFE].sort().join(', ')} - not with ${name}`);
+  }
+
+  // Scalar arguments, evaluated over all steps.
+  const scalarArgs: Matrix[] = [];
+  for (let i = 0; i < e.args.length; i++) {
+    if (i === argIndex) continue;
+    scalarArgs.push(ev.evalMatrix(e.args[i]!));
+  }
+  const params: number[] = new Array<number>(scalarArgs.length).fill(NaN);
+
+  const lb = ev.q.lookback;
+  const dropName = name !== 'last_over_time' && name !== 'first_over_time';
+  const out: Matrix = [];
+  const w: Window = {
+    t: new Float64Array(0), v: new Float64Array(0), st: undefined, lo: 0, hi: 0, ts: 0,
+    rangeStart: 0, rangeEnd: 0, rangeMs: range, anchored, smoothed, params, metric: [], annos: ev.annos,
+    fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0,
+  };
+  const isRateLike = name === 'rate' || name === 'increase';
+  for (const s of series) {
+    ev.checkTimeout();
+    const nm = ev.named(s.labels, dropName);
+    const ss = newSeries(nm.metric, nm.dropName);
+    w.t = s.ct;
+    w.v = s.cv;
+    w.st = s.cst;
+    w.metric = s.labels;
+    const t = s.ct;
+    const n = t.length;
+    let lo = 0;
+    let hi = 0;
+    let step = -1;
+    for (let ts = ev.start; ts <= ev.end; ts += ev.interval) {
+      step++;
+      for (let j = 0; j < scalarArgs.length; j++) {
+        const sa = scalarArgs[j]!;
+        params[j] = sa.length > 0 ? (sa[0]!.f[step] ?? NaN) : NaN;
+      }
+      if (ts === ev.start || !fixedWindow) {
+        let maxt = ts - offset;
+        let mint = maxt - range;
+        w.rangeStart = mint;
+        w.rangeEnd = maxt;
+        if (anchored) mint -= lb;
+        else if (smoothed) {
+          mint -= lb;
+          maxt += lb;
+        }
+        while (lo < n && t[lo]! <= mint) lo++;
+        if (hi < lo) hi = lo;
+        while (hi < n && t[hi]! <= maxt) hi++;
+        w.lo = lo;
+        w.hi = hi;
+      }
+      if (w.lo >= w.hi) continue;
+      // Prometheus holds one window per series in memory; it counts towards the sample limit.
+      if (ev.cur + ss.t.length + (w.hi - w.lo) > ev.q.maxSamples) throw tooManySamples();
+      w.ts = ts;
+      const r = fn(w);
+      if (r !== undefined) {
+        ss.t.push(ts);
+        ss.f.push(r);
+      }
+    }
+    if (ss.t.length > 0) {
+      ev.addSamples(ss.t.length);
+      out.push(ss);
+      if (isRateLike) {
+        const metricName = getLabel(s.labels, '__name__');
+        if (metricName !== '' && !/_(?:total|sum|count|bucket)$/.test(metricName)) {
+          ev.annos.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(metricName)}`);
+        }
+      }
+    }
+  }
+  ev.cur -= subqueryCost;
+  if (!ev.delayed && name !== 'absent_over_time') {
+    const seen = new Set<string>();
+    for (const s of out) {
+      const k = labelsKey(s.metric);
+      if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
+      seen.add(k);
+    }
+  }
+
+  if (name === 'absent_over_time') {
+    const steps = ev.numSteps;
+    for (const s of out) if (s.t.length === steps) return [];
+    const found = new Set<number>();
+    for (const s of out) for (const ts of s.t) found.add(ts);
+    const res = newSeries(absentLabels(arg), dropName);
+    for (let ts = ev.start; ts <= ev.end; ts += ev.interval) {
+      if (!found.has(ts)) {
+        res.t.push(ts);
+        res.f.push(1);
+      }
+    }
+    return res.t.length > 0 ? [res] : [];
+  }
+  return out;
+}
