@@ -8,7 +8,9 @@ import { isSluiceError } from './errors.js';
 const USAGE = `usage: sluice <command> [flags]
 
 Commands:
-  receive   accept Prometheus remote-write (drop-in for thanos receive)
+  receive     accept Prometheus remote-write (drop-in for thanos receive)
+  promqltest  run Prometheus promqltest scripts against Sluice's PromQL engine:
+              sluice promqltest FILE...  (one line per failing eval, then "N passed, M failed, K skipped")
 
 Run 'sluice receive --help' for its flags.`;
 
@@ -18,6 +20,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(USAGE);
     return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === 'promqltest') {
+    const { promqltestMain } = await import('./query/promqltest/index.js');
+    return promqltestMain(rest);
   }
   if (cmd !== 'receive') {
     console.error(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);

@@ -3,6 +3,7 @@
  * (Prometheus compiles `^(?s:re)$`); a missing label reads as the empty string.
  */
 import { SluiceError, ErrorCode } from '../errors.js';
+import { compileAnchored } from './regex.js';
 
 /** MatchType names the four matcher kinds, as written in PromQL. */
 export const MatchType = { EQ: '=', NEQ: '!=', RE: '=~', NRE: '!~' } as const;
@@ -29,7 +30,8 @@ export function compileMatcher(m: Matcher): CompiledMatcher {
     case MatchType.NRE: {
       let re: RegExp;
       try {
-        re = new RegExp(`^(?:${m.value})$`, 's');
+        // RE2 syntax (Prometheus' regexes), translated for JavaScript's engine: regex.ts.
+        re = compileAnchored(m.value);
       } catch (e) {
         throw new SluiceError(ErrorCode.BadRequest, `invalid regular expression ${JSON.stringify(m.value)}: ${(e as Error).message}`);
       }

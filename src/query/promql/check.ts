@@ -7,7 +7,7 @@ import {
   documentedType, exprType, isComparisonOp, isSetOp,
   type Expr, type PosRange, type ValueType, type VectorSelector,
 } from './ast.js';
-import { compileAnchored } from './regex.js';
+import { compileAnchored } from '../../model/regex.js';
 
 /** ParseError is a syntax or type error in a query; `pos` is the offset it refers to. */
 export class ParseError extends Error {

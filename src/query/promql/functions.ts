@@ -6,7 +6,7 @@
 import { compareLabels, type Labels } from '../../model/labels.js';
 import { unwrapParens, type Call, type Expr, type VectorSelector } from './ast.js';
 import type { Evaluator } from './evaluator.js';
-import { compileAnchored, expandTemplate } from './regex.js';
+import { compileAnchored, expandTemplate } from '../../model/regex.js';
 import { bucketFraction, bucketQuantile, type Bucket } from './quantile.js';
 import { Collector, StepCursor } from './steps.js';
 import {

@@ -12,7 +12,7 @@ import type { Labels } from '../../model/labels.js';
 import { MatchType, type Matcher } from '../../model/matchers.js';
 import { inspect, unwrapParens, type Call, type VectorSelector } from './ast.js';
 import type { Evaluator, PreparedSeries } from './evaluator.js';
-import { matcherFn } from './regex.js';
+import { matcherFn } from '../../model/regex.js';
 import { Collector, StepCursor } from './steps.js';
 import { PromQLError, formatLabels, getLabel, labelsKey, newSeries, setLabel, type Matrix } from './value.js';
 

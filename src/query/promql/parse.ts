@@ -21,7 +21,7 @@ import {
 import { evalDuration, isConstantDuration, parseDuration } from './durations.js';
 import { lex, numberValue, tokenDesc, type Token } from './lexer.js';
 import { Checker, ParseError } from './check.js';
-import { compileAnchored } from './regex.js';
+import { compileAnchored } from '../../model/regex.js';
 import { goQuote, unquote } from './strings.js';
 
 const BIN_PREC: Record<string, number> = {
