@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError, parseExpr } from '../../../src/query/promql/parse.js';
 import type { Binary, Expr, MatrixSelector, NumberLiteral, Subquery, VectorSelector } from '../../../src/query/promql/ast.js';
-import { compileAnchored, expandTemplate, translateRe2 } from '../../../src/query/promql/regex.js';
+import { compileAnchored, expandTemplate, translateRe2 } from '../../../src/model/regex.js';
 import { goQuote, unquote } from '../../../src/query/promql/strings.js';
 import { parseDuration, formatDuration } from '../../../src/query/promql/durations.js';
 
