@@ -85,6 +85,7 @@ export class GatewayPool {
             case 'head-series-over-ack': metricWaiters.get(m.id)?.(undefined); metricWaiters.delete(m.id); break;
             case 'listen-failed': reject(new Error(`gateway ${g}: ${m.message}`)); break;
             case 'metrics': metricWaiters.get(m.id)?.(m.metrics); metricWaiters.delete(m.id); break;
+            case 'hashrings-ack': metricWaiters.get(m.id)?.(m.error); metricWaiters.delete(m.id); break;
             case 'stopped': stoppedResolve(); break;
           }
         });
@@ -123,6 +124,19 @@ export class GatewayPool {
       g.metricWaiters.set(id, () => resolve());
       g.worker.postMessage({ type: 'head-series-over', id, tenants } satisfies HeadSeriesOverMessage);
     })));
+  }
+
+  /**
+   * setHashrings hands a new version of the hashring file (JSON) to every gateway thread and
+   * resolves once all use it for new requests; resolves with the first thread's refusal ('' if none).
+   */
+  async setHashrings(text: string): Promise<string> {
+    const errors = await Promise.all(this.gws.filter((g) => !g.exited).map((g) => new Promise<string>((resolve) => {
+      const id = this.nextId++;
+      g.metricWaiters.set(id, (v) => resolve(typeof v === 'string' ? v : ''));
+      g.worker.postMessage({ type: 'hashrings', id, text } satisfies ToGateway);
+    })));
+    return errors.find((e) => e !== '') ?? '';
   }
 
   /** stop closes the listeners and waits for in-flight requests, at most `graceMs`. */

@@ -1,6 +1,6 @@
 /**
  * Messages between the main thread and a gateway thread (control path only: start-up, metrics
- * snapshots, stop). Sample data goes through the shards' rings.
+ * snapshots, hashring reloads, stop). Sample data goes through the shards' rings.
  */
 import type { RingBuffers } from '../sharedmem/ring.js';
 import type { EngineName } from './http.js';
@@ -21,12 +21,16 @@ export interface GatewayInit {
   logFormat: string;
 }
 
-/** Messages to a gateway thread. */
-export type ToGateway = { type: 'metrics'; id: number } | { type: 'stop' };
+/**
+ * Messages to a gateway thread. `hashrings` carries a new version of the hashring file (JSON);
+ * the thread answers `hashrings-ack` once requests that start from now on use it.
+ */
+export type ToGateway = { type: 'metrics'; id: number } | { type: 'stop' } | { type: 'hashrings'; id: number; text: string };
 
 /** Messages from a gateway thread. */
 export type FromGateway =
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; message: string }
   | { type: 'metrics'; id: number; metrics: unknown }
+  | { type: 'hashrings-ack'; id: number; error: string }
   | { type: 'stopped' };

@@ -1,10 +1,12 @@
 /**
  * ReceiveHandler answers remote-write requests on a gateway thread: readiness, tenant, content
  * type, the tenant's limits (head series, body size, then the write gate: src/gateway/limits.ts),
- * then the ingest pipeline; every failure becomes one status here (src/gateway/status.ts), and
+ * then the ingest pipeline (with a hashring: placement and fan-out, src/gateway/replication.ts);
+ * every failure becomes one status here (src/gateway/status.ts), and
  * per-request metrics are updated once.
  */
 import { Ingest, checkContentType, type IngestOutcome } from './ingest.js';
+import { Replication, type ReplicationOptions } from './replication.js';
 import { GatewayLimits, LimitError, type TenantBounds } from './limits.js';
 import { DEFAULT_ROUTE_LIMITS } from './route.js';
 import { GatewayLimitMetrics } from '../metrics/limits.js';
@@ -28,6 +30,8 @@ export interface ReceiveOptions {
   limits?: LimitsConfig;
   /** Gateway threads sharing max_concurrency (each gets ceil(max / gateways)); 1 if absent. */
   gateways?: number;
+  /** Hashring replication; absent = ingestor only (every write stored here, no per-request cost). */
+  replication?: ReplicationOptions;
 }
 
 /** ReceiveHandler serves /api/v1/receive and /api/v1/write. */
@@ -40,6 +44,8 @@ export class ReceiveHandler {
   /** The limits of this thread; the main thread updates its head-series set (worker.ts). */
   readonly limits: GatewayLimits;
   private readonly limitMetrics: GatewayLimitMetrics | undefined;
+  /** Placement and fan-out, when a hashring is configured. */
+  readonly replication: Replication | undefined;
   /** New series this thread saw per tenant (summed over threads at scrape time). */
   private readonly tenantSeries = new Map<string, number>();
   inFlight = 0;
@@ -53,6 +59,7 @@ export class ReceiveHandler {
     this.log = log;
     this.limits = new GatewayLimits(opts.limits, opts.gateways ?? 1, { route: DEFAULT_ROUTE_LIMITS });
     this.limitMetrics = opts.limits === undefined ? undefined : new GatewayLimitMetrics(metrics.registry, this.limits.gate !== undefined);
+    this.replication = opts.replication === undefined ? undefined : new Replication(opts.replication, metrics.registry);
   }
 
   /** routes returns the remote-write routes. */
@@ -89,7 +96,8 @@ export class ReceiveHandler {
         this.limits.checkHeadSeries(tenant, bounds);
         bounds.checkBody(body.length, tenant);
       }
-      const out = this.limits.gate === undefined ? await this.ingest.write(tenant, body, bounds) : await this.gated(tenant, body, bounds);
+      const replica = this.replication === undefined ? 0 : this.replication.replicaOf(req.headers);
+      const out = this.limits.gate === undefined ? await this.run(tenant, body, bounds, replica) : await this.gated(tenant, body, bounds, replica);
       series = out.series + out.invalidSeries;
       samples = out.samples + out.invalidSamples;
       const m = this.metrics;
@@ -129,11 +137,16 @@ export class ReceiveHandler {
     return reply;
   }
 
+  /** run ingests one request: locally, or placed and fanned out when a hashring is configured. */
+  private run(tenant: string, body: Uint8Array, bounds: TenantBounds | undefined, replica: number): Promise<IngestOutcome> {
+    return this.replication === undefined ? this.ingest.write(tenant, body, bounds) : this.replication.write(this.ingest, tenant, body, bounds, replica);
+  }
+
   /**
    * gated runs the ingest inside the write gate (max_concurrency): it waits for a slot, or fails
    * with 503 when too many wait; the slot is released however the ingest ends.
    */
-  private async gated(tenant: string, body: Uint8Array, bounds: TenantBounds | undefined): Promise<IngestOutcome> {
+  private async gated(tenant: string, body: Uint8Array, bounds: TenantBounds | undefined, replica: number): Promise<IngestOutcome> {
     const gate = this.limits.gate!;
     const m = this.limitMetrics!;
     const waitStart = performance.now();
@@ -144,7 +157,7 @@ export class ReceiveHandler {
     } else m.gateDuration!.observe(0);
     m.gateInFlight!.inc();
     try {
-      return await this.ingest.write(tenant, body, bounds);
+      return await this.run(tenant, body, bounds, replica);
     } finally {
       m.gateInFlight!.dec();
       gate.leave();

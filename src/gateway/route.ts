@@ -5,6 +5,10 @@
  * order received), picks the shard from the hash and copies labels and samples into that shard's
  * batch buffer.
  *
+ * With a hashring (src/gateway/replication.ts) the same pass instead records each valid series'
+ * hash, label blob and sample range in a PlacedSeries (the series are placed on peers before any
+ * of them is written), and routeSubset() later fills the batches with the series this node holds.
+ *
  * Hot path: buffers are per router and reused; nothing is allocated per series or per sample.
  */
 import { BatchKind, BATCH_HEADER_BYTES, SAMPLE_BYTES, SERIES_HEADER_BYTES } from '../sharedmem/layout.js';
@@ -84,6 +88,50 @@ export class BatchBuffer {
   }
 }
 
+/**
+ * PlacedSeries holds, for the valid series of one request (dense index k, in request order), what
+ * placement and forwarding need: the series hash (`lo`, `hi`), its label blob (in `blobs`), and
+ * its sample range in the decoder's arrays (`s0`, `s1`). Arrays grow geometrically and are reused
+ * between requests; valid until the next route() into it.
+ */
+export class PlacedSeries {
+  count = 0;
+  lo = new Uint32Array(1024);
+  hi = new Uint32Array(1024);
+  blobOff = new Int32Array(1024);
+  blobLen = new Int32Array(1024);
+  s0 = new Int32Array(1024);
+  s1 = new Int32Array(1024);
+  blobs = new Uint8Array(64 * 1024);
+  private blobEnd = 0;
+
+  /** begin resets for a request of at most `series` series and `bytes` label bytes. */
+  begin(series: number, bytes: number): void {
+    this.count = 0;
+    this.blobEnd = 0;
+    if (this.lo.length < series) {
+      const n = Math.max(series, this.lo.length * 2);
+      this.lo = new Uint32Array(n); this.hi = new Uint32Array(n);
+      this.blobOff = new Int32Array(n); this.blobLen = new Int32Array(n);
+      this.s0 = new Int32Array(n); this.s1 = new Int32Array(n);
+    }
+    if (this.blobs.length < bytes) this.blobs = new Uint8Array(Math.max(bytes, this.blobs.length * 2));
+  }
+
+  /** add records one valid series; its blob is `src[from, to)`. */
+  add(lo: number, hi: number, src: Uint8Array, from: number, to: number, s0: number, s1: number): void {
+    const k = this.count++;
+    const at = this.blobEnd;
+    const len = to - from;
+    this.lo[k] = lo; this.hi[k] = hi;
+    this.blobOff[k] = at; this.blobLen[k] = len;
+    this.s0[k] = s0; this.s1[k] = s1;
+    if (len <= 64) { const b = this.blobs; for (let i = 0; i < len; i++) b[at + i] = src[from + i]!; }
+    else this.blobs.set(src.subarray(from, to), at);
+    this.blobEnd = at + len;
+  }
+}
+
 /** RouteStats counts, per request, what the router kept and dropped. */
 export interface RouteStats {
   series: number;
@@ -118,13 +166,16 @@ export class Router {
    * route fills the batch buffers from a decoded request. Series with invalid label sets are
    * skipped and counted (conflict, 409 later); label counts and sizes over `lim` (the tenant's
    * bounds; the router's own by default) fail the whole request with 400 before anything is
-   * written.
+   * written. With `place`, valid series are recorded there (for placement on a hashring) and no
+   * batch is filled.
    */
-  route(d: WriteRequestDecoder, buf: Uint8Array, tenant: Uint8Array, lim: RouteLimits = this.limits): void {
+  route(d: WriteRequestDecoder, buf: Uint8Array, tenant: Uint8Array, lim: RouteLimits = this.limits, place: PlacedSeries | null = null): void {
     const st = this.stats;
     st.series = 0; st.samples = 0; st.invalidSeries = 0; st.invalidSamples = 0; st.firstInvalid = '';
     st.exemplarsDropped = d.exemplarTotal; st.histogramsDropped = d.histogramTotal; st.metadataDropped = d.metadataCount;
-    for (const b of this.batches) b.begin(tenant);
+    if (place === null) for (const b of this.batches) b.begin(tenant);
+    // Label blobs never exceed the decoded body (see the hasher sizing below).
+    else place.begin(d.seriesCount, buf.length);
     const n = this.shards;
     // Hot path: the tenant's bounds are read once per request, not per label.
     const maxName = lim.maxLabelNameLength;
@@ -194,6 +245,12 @@ export class Router {
       }
       const lo = this.hasher.hash(h);
       const hi = this.hasher.hi;
+      if (place !== null) {
+        place.add(lo, hi, hb, tlen + 1, h, s0, s1);
+        st.series++;
+        st.samples += s1 - s0;
+        continue;
+      }
       // Shard choice mixes the high word so it stays independent of ring placement (hash mod N).
       const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
       const b = this.batches[shard]!;
@@ -222,6 +279,51 @@ export class Router {
       b.series++;
       st.series++;
       st.samples += nSamples;
+    }
+    if (place === null) for (const b of this.batches) b.finish();
+  }
+
+  /**
+   * routeSubset fills the batch buffers with the placed series `series` (dense indices into
+   * `place`, filled by route() from the same decoder `d`). The record layout is route()'s; it is
+   * written inline there because that loop is the single-node hot path.
+   */
+  routeSubset(d: WriteRequestDecoder, tenant: Uint8Array, place: PlacedSeries, series: Int32Array): void {
+    for (const b of this.batches) b.begin(tenant);
+    const n = this.shards;
+    const ts = d.timestamps;
+    const vw = d.valueWords;
+    const blobs = place.blobs;
+    for (let j = 0; j < series.length; j++) {
+      const k = series[j]!;
+      const lo = place.lo[k]!, hi = place.hi[k]!, s0 = place.s0[k]!, s1 = place.s1[k]!;
+      const blobOff = place.blobOff[k]!, blobLen = place.blobLen[k]!;
+      const shard = (Math.imul(hi ^ (hi >>> 16), 0x45d9f3b) >>> 0) % n;
+      const b = this.batches[shard]!;
+      const nSamples = s1 - s0;
+      const recLen = (SERIES_HEADER_BYTES + blobLen + 7) & ~7;
+      b.ensure(recLen + nSamples * SAMPLE_BYTES);
+      const bp = b.len;
+      const u32 = b.u32;
+      u32[bp >>> 2] = lo;
+      u32[(bp >>> 2) + 1] = hi;
+      u32[(bp >>> 2) + 2] = blobLen;
+      u32[(bp >>> 2) + 3] = nSamples;
+      const bb = b.bytes;
+      const at = bp + SERIES_HEADER_BYTES;
+      // Short blobs by hand: subarray() would allocate a view per series.
+      if (blobLen <= 64) for (let i = 0; i < blobLen; i++) bb[at + i] = blobs[blobOff + i]!;
+      else bb.set(blobs.subarray(blobOff, blobOff + blobLen), at);
+      let q = bp + recLen;
+      const f64 = b.f64;
+      for (let k2 = s0; k2 < s1; k2++) {
+        f64[q >>> 3] = ts[k2]!;
+        u32[(q >>> 2) + 2] = vw[2 * k2]!;
+        u32[(q >>> 2) + 3] = vw[2 * k2 + 1]!;
+        q += SAMPLE_BYTES;
+      }
+      b.len = q;
+      b.series++;
     }
     for (const b of this.batches) b.finish();
   }

@@ -28,6 +28,14 @@ port.on('message', (m: ToGateway | HeadSeriesOverMessage) => {
       handler.limits.setHeadSeriesOver(m.tenants);
       port.postMessage({ type: 'head-series-over-ack', id: m.id } satisfies HeadSeriesOverAck);
       break;
+    case 'hashrings': {
+      // A new hashring version: requests already placed keep their rings.
+      let error = '';
+      try { handler.replication?.setHashrings(m.text); } catch (e) { error = e instanceof Error ? e.message : String(e); }
+      if (error !== '') log.error('hashring reload refused by gateway; keeping the rings in use', { err: error });
+      post({ type: 'hashrings-ack', id: m.id, error });
+      break;
+    }
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, metrics: json }));
       break;
@@ -37,8 +45,11 @@ port.on('message', (m: ToGateway | HeadSeriesOverMessage) => {
       void handler.drained().then(() => {
         // Idle keep-alive connections would keep the thread (and its sockets) alive.
         listener?.closeAll();
-        post({ type: 'stopped' });
-        port.unref();
+        // Forwards still in flight finish (or time out) before the peer pools close.
+        void (handler.replication?.close() ?? Promise.resolve()).finally(() => {
+          post({ type: 'stopped' });
+          port.unref();
+        });
       });
       break;
   }

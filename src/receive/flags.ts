@@ -8,6 +8,10 @@ import { availableCpus } from '../util/cpus.js';
 import { loadObjstoreConfig, type ObjstoreConfig } from '../blocks/objstore/config.js';
 import { join } from 'node:path';
 import { loadLimitsConfig, parseLimitsConfig, type LimitsConfig } from './limits.js';
+import { readFileSync } from 'node:fs';
+import { ALGORITHMS, parseHashringsConfig } from '../peer/config.js';
+import { Hashrings } from '../peer/hashrings.js';
+import type { HashringAlgorithm } from '../peer/ring.js';
 
 /** FlagSpec describes one flag. */
 interface FlagSpec {
@@ -42,7 +46,16 @@ export const FLAGS: FlagSpec[] = [
   { name: 'receive.tenant-header', default: 'THANOS-TENANT', help: 'HTTP header that names the tenant of a write or read request.' },
   { name: 'receive.default-tenant-id', default: 'default-tenant', help: 'Tenant of requests without a tenant header.' },
   { name: 'receive.tenant-label-name', default: 'tenant_id', help: 'External label that carries the tenant in blocks and query results.' },
-  { name: 'receive.replication-factor', default: '1', help: 'Copies of each series; only 1 is supported until replication lands.' },
+  { name: 'receive.replication-factor', default: '1', check: (v) => (/^[1-9][0-9]{0,2}$/.test(v) ? '' : `expected a positive integer, got ${JSON.stringify(v)}`), help: 'Copies of each series (above 1 needs a hashring); a write succeeds when every series reached its quorum.' },
+  { name: 'receive.hashrings-file', help: 'Path to a Thanos hashring JSON file; re-read when it changes. With --receive.local-endpoint this node routes and stores; without, it only routes.' },
+  { name: 'receive.hashrings', help: 'Alternative to --receive.hashrings-file: the hashring JSON itself.' },
+  { name: 'receive.hashrings-algorithm', default: 'hashmod', check: (v) => (ALGORITHMS.includes(v as HashringAlgorithm) ? '' : `expected hashmod or ketama, got ${JSON.stringify(v)}`), help: 'Placement of series on a hashring\'s endpoints (hashmod or ketama); a hashring\'s own "algorithm" wins.' },
+  { name: 'receive.hashrings-file-refresh-interval', default: '5m', check: duration, help: 'How often the hashring file is re-read (changes to its directory trigger a read sooner).' },
+  { name: 'receive.local-endpoint', help: 'This node\'s address as the hashring lists it (host:port of its remote-write listener).' },
+  { name: 'receive.replica-header', default: 'THANOS-REPLICA', help: 'HTTP header with the 1-based replica number of a write forwarded by a peer.' },
+  { name: 'receive-forward-timeout', default: '5s', check: duration, help: 'Time a write forwarded to a peer may take (queueing, connecting, answer).' },
+  { name: 'receive-forward-max-backoff', default: '5s', check: duration, help: 'Longest backoff of a peer that failed (doubling from 100ms, with jitter).' },
+  { name: 'receive.forward.async-workers', default: '5', check: (v) => (/^[1-9][0-9]{0,3}$/.test(v) ? '' : `expected a positive integer, got ${JSON.stringify(v)}`), help: 'Connections per peer and gateway thread for forwarded writes.' },
   { name: 'receive.shards', default: '', help: 'Shard (worker thread) count; default: the CPUs this process may use (cgroup quota aware).' },
   { name: 'receive.gateways', default: '', help: 'Gateway threads that accept remote-write on the same port (SO_REUSEPORT); default: the CPUs this process may use.' },
   { name: 'receive.limits-config-file', help: 'Path to a Thanos limits YAML (request size/series/samples, label limits, head_series_limit per tenant, max_concurrency); see README "Limits".' },
@@ -54,10 +67,9 @@ export const FLAGS: FlagSpec[] = [
 
 /** NOT_YET lists Thanos Receive flags that are refused until the feature exists. */
 export const NOT_YET = [
-  'receive.hashrings-file', 'receive.hashrings', 'receive.hashrings-algorithm', 'receive.hashrings-file-refresh-interval',
-  'receive.local-endpoint', 'receive.replica-header', 'receive.split-tenant-label-name', 'receive.tenant-certificate-field',
-  'receive.replication-protocol', 'receive.capnproto-address', 'receive.grpc-compression', 'receive.forward.async-workers',
-  'receive.grpc-service-config', 'receive.relabel-config', 'receive.relabel-config-file', 'receive-forward-timeout', 'receive.otlp-enable-target-info', 'receive.otlp-promote-resource-attributes',
+  'receive.split-tenant-label-name', 'receive.tenant-certificate-field',
+  'receive.replication-protocol', 'receive.capnproto-address', 'receive.grpc-compression',
+  'receive.grpc-service-config', 'receive.relabel-config', 'receive.relabel-config-file', 'receive.otlp-enable-target-info', 'receive.otlp-promote-resource-attributes',
   'shipper.upload-concurrency', 'tsdb.too-far-in-future.time-window',
   'tsdb.out-of-order.time-window', 'tsdb.out-of-order.cap-max', 'tsdb.max-retention-bytes', 'tsdb.wal-compression', 'tsdb.no-lockfile',
   'tsdb.max-exemplars', 'tsdb.enable-native-histograms', 'tsdb.allow-overlapping-blocks', 'tsdb.head.expanded-postings-cache-size',
@@ -124,7 +136,9 @@ export function parseReceiveFlags(argv: string[]): ReceiveFlags {
   }
   for (const f of FLAGS) if (!values.has(f.name) && f.default !== undefined && !f.repeatable) values.set(f.name, f.default);
   const rf = values.get('receive.replication-factor')!;
-  if (rf !== '1') throw new ConfigError(`not supported yet: --receive.replication-factor=${rf} (replication needs hashrings)`);
+  if (rf !== '1' && !values.has('receive.hashrings-file') && !values.has('receive.hashrings')) {
+    throw new ConfigError(`--receive.replication-factor=${rf} needs a hashring (--receive.hashrings-file or --receive.hashrings)`);
+  }
   return { values, labels };
 }
 
@@ -152,6 +166,53 @@ export interface ReceiveConfig {
   query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
+  replicationFactor: number;
+  /** Hashring settings, when --receive.hashrings[-file] is given (else: ingestor only). */
+  hashrings?: HashringFlags;
+}
+
+/** HashringFlags are the hashring and forwarding flags (Thanos modes: README "Hashrings"). */
+export interface HashringFlags {
+  /** --receive.hashrings-file ('' when the JSON is inline). */
+  file: string;
+  /** The JSON read at start (the file's content, or --receive.hashrings); validated. */
+  text: string;
+  algorithm: HashringAlgorithm;
+  refreshIntervalMs: number;
+  /** --receive.local-endpoint; '' = router only. */
+  localEndpoint: string;
+  replicaHeader: string;
+  forwardTimeoutMs: number;
+  forwardMaxBackoffMs: number;
+  forwardConnections: number;
+}
+
+/** hashringFlags reads and validates the hashring flags (the file is read once here). */
+function hashringFlags(f: ReceiveFlags, replicationFactor: number): HashringFlags | undefined {
+  const file = f.values.get('receive.hashrings-file');
+  const inline = f.values.get('receive.hashrings');
+  const local = f.values.get('receive.local-endpoint') ?? '';
+  if (file === undefined && inline === undefined) {
+    if (local !== '') throw new ConfigError('--receive.local-endpoint needs a hashring (--receive.hashrings-file or --receive.hashrings)');
+    return undefined;
+  }
+  if (file !== undefined && inline !== undefined) throw new ConfigError('--receive.hashrings-file and --receive.hashrings are mutually exclusive');
+  let text: string;
+  if (file !== undefined) {
+    try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(`--receive.hashrings-file: ${(e as Error).message}`); }
+  } else text = inline!;
+  const algorithm = f.values.get('receive.hashrings-algorithm') as HashringAlgorithm;
+  // Refuse a bad file at start (the watcher keeps the old rings for later bad versions).
+  new Hashrings(parseHashringsConfig(text, file ?? '--receive.hashrings'), { algorithm, replicationFactor });
+  return {
+    file: file ?? '', text, algorithm,
+    refreshIntervalMs: parseDuration(f.values.get('receive.hashrings-file-refresh-interval')!)!,
+    localEndpoint: local,
+    replicaHeader: f.values.get('receive.replica-header')!,
+    forwardTimeoutMs: parseDuration(f.values.get('receive-forward-timeout')!)!,
+    forwardMaxBackoffMs: parseDuration(f.values.get('receive-forward-max-backoff')!)!,
+    forwardConnections: Number(f.values.get('receive.forward.async-workers')!),
+  };
 }
 
 function splitHostPort(v: string): { host: string; port: number } {
@@ -181,6 +242,8 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
   const limitsText = f.values.get('receive.limits-config');
   if (limitsFile !== undefined && limitsText !== undefined) throw new ConfigError('--receive.limits-config-file and --receive.limits-config are mutually exclusive');
   const limits = limitsFile !== undefined ? loadLimitsConfig(limitsFile) : limitsText !== undefined ? parseLimitsConfig(limitsText, '--receive.limits-config') : undefined;
+  const replicationFactor = Number(v('receive.replication-factor'));
+  const hashrings = hashringFlags(f, replicationFactor);
   return {
     remoteWriteAddress: splitHostPort(v('remote-write.address')),
     httpAddress: splitHostPort(v('http-address')),
@@ -203,6 +266,8 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     logLevel: v('log.level'),
     logFormat: v('log.format'),
     ...(limits !== undefined ? { limits } : {}),
+    replicationFactor,
+    ...(hashrings !== undefined ? { hashrings } : {}),
   };
 }
 

@@ -33,6 +33,9 @@ import { statusOf } from '../gateway/status.js';
 import { hasHeadSeriesLimits } from './limits.js';
 import { overHeadSeriesLimit } from '../gateway/limits.js';
 import { registerConfiguredLimits } from '../metrics/limits.js';
+import { HashringWatcher } from '../peer/watcher.js';
+import { HashringMetrics } from '../peer/metrics.js';
+import { hashringsJson, type ReplicationOptions } from '../gateway/replication.js';
 
 /** MAX_BODY_BYTES bounds a compressed remote-write body; MAX_DECOMPRESSED_BYTES its decoded size. */
 const MAX_BODY_BYTES = 32 << 20;
@@ -71,6 +74,8 @@ export class ReceiveNode {
   private headSeriesTimer: NodeJS.Timeout | undefined;
   private headSeriesOver = '[]';
   private headSeriesPoll: Promise<void> | undefined;
+  /** Reloads --receive.hashrings-file and hands new versions to the gateways. */
+  private hashringWatcher: HashringWatcher | undefined;
 
   constructor(cfg: ReceiveConfig, log = new Logger(cfg.logLevel, cfg.logFormat), tuning: NodeTuning = {}) {
     this.cfg = cfg;
@@ -126,6 +131,7 @@ export class ReceiveNode {
         tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
         maxBodyBytes: MAX_BODY_BYTES, maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
         ...(this.cfg.limits !== undefined ? { limits: this.cfg.limits } : {}),
+        ...(this.cfg.hashrings !== undefined ? { replication: this.replicationOptions() } : {}),
       },
     }, this.pool);
     this.remoteWritePort = this.gateways.port;
@@ -150,6 +156,7 @@ export class ReceiveNode {
       }
     }
     this.startBlocks();
+    this.startHashringWatcher();
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
@@ -183,6 +190,39 @@ export class ReceiveNode {
     }
     this.headSeriesOver = key;
     await this.gateways.setHeadSeriesOver(over);
+  }
+
+  /** replicationOptions are the gateways' hashring settings (cfg.hashrings must be set). */
+  private replicationOptions(): ReplicationOptions {
+    const h = this.cfg.hashrings!;
+    return {
+      hashrings: h.text, source: h.file === '' ? '--receive.hashrings' : h.file, algorithm: h.algorithm,
+      replicationFactor: this.cfg.replicationFactor, localEndpoint: h.localEndpoint, replicaHeader: h.replicaHeader.toLowerCase(),
+      forwardTimeoutMs: h.forwardTimeoutMs, forwardMaxBackoffMs: h.forwardMaxBackoffMs, connections: h.forwardConnections,
+      tenantHeader: this.cfg.tenantHeader,
+    };
+  }
+
+  /** startHashringWatcher re-reads --receive.hashrings-file and pushes new versions to every gateway. */
+  private startHashringWatcher(): void {
+    const h = this.cfg.hashrings;
+    if (h === undefined || h.file === '') return;
+    const w = new HashringWatcher({
+      path: h.file, intervalMs: h.refreshIntervalMs, algorithm: h.algorithm, replicationFactor: this.cfg.replicationFactor,
+      metrics: new HashringMetrics(this.metrics.registry),
+      onChange: (rings) => {
+        void this.gateways.setHashrings(hashringsJson(rings.configs)).then((err) => {
+          if (err !== '') this.log.error('hashring reload refused by a gateway', { err });
+          else this.log.info('hashring file reloaded', { hashrings: rings.configs.length, endpoints: rings.addresses().size });
+        });
+      },
+      onError: (e) => this.log.error('hashring file reload failed; keeping the rings in use', { err: e.message }),
+    });
+    // The file may have changed since the flags read it: the gateways get what the watcher loaded.
+    const rings = w.load();
+    void this.gateways.setHashrings(hashringsJson(rings.configs));
+    w.start();
+    this.hashringWatcher = w;
   }
 
   /**
@@ -275,6 +315,7 @@ export class ReceiveNode {
     if (this.stopping) return;
     this.stopping = true;
     if (this.headSeriesTimer !== undefined) clearInterval(this.headSeriesTimer);
+    this.hashringWatcher?.stop();
     Atomics.store(this.nodeCtl, NodeCtl.READY, 0);
     this.log.info('shutting down');
     await this.gateways.stop(this.cfg.httpGracePeriodMs);
