@@ -13,7 +13,8 @@
  *   5. each shard's WAL is checkpointed up to its reported segment, keeping samples ≥ C.
  * The shipper uploads the new blocks on its own schedule (or at once, for a flush).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomicFile.js';
 import { join } from 'node:path';
 import { writeBlock, type BlockChunk, type BlockSeries, type WrittenBlock } from './writer.js';
 import { compareLabelsUtf8 } from './index/order.js';
@@ -55,17 +56,6 @@ export function readWatermark(tsdbPath: string): number {
   } catch {
     return -Infinity;
   }
-}
-
-function writeWatermark(tsdbPath: string, t: number): void {
-  const file = join(tsdbPath, WATERMARK_FILE);
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: 1, minValidTime: t }) + '\n');
-  const fd = openSync(tmp, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, file);
-  const dfd = openSync(tsdbPath, 'r');
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
 }
 
 /** BlockCutter cuts blocks from the shards' heads; one cut at a time. */
@@ -149,7 +139,7 @@ export class BlockCutter {
       }
     }
     // 3. Record the watermark; a restart now refuses and skips everything older.
-    writeWatermark(this.opts.tsdbPath, upTo);
+    await writeFileAtomic(join(this.opts.tsdbPath, WATERMARK_FILE), JSON.stringify({ version: 1, minValidTime: upTo }) + '\n');
     this.watermark = upTo;
     for (const s of pool.shards) s.minValidT = upTo;
     // 4. Drop the persisted chunks from the heads.
@@ -191,7 +181,9 @@ export class BlockCutter {
       const item: { labels: Labels; chunks: BlockChunk[] } = { labels: [], chunks: [] };
       for (const f of found) {
         item.labels = f.labels;
-        item.chunks = views[f.shard]!.chunks(f.ref, mint, maxt - 1).filter((c) => c.minT >= mint && c.maxT < maxt);
+        // Chunks never cross a block boundary or the watermark (older ones were dropped), so every
+        // chunk overlapping the range lies inside it; the writer refuses one that does not.
+        item.chunks = views[f.shard]!.chunks(f.ref, mint, maxt - 1);
         yield item;
       }
     };

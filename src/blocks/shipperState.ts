@@ -5,9 +5,10 @@
  * Format: docs/format/shipper.md.
  */
 import { readFileSync } from 'node:fs';
-import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SluiceError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
 
 /** SHIPPER_STATE_FILE is the state file's name inside the blocks directory (Thanos' name). */
 export const SHIPPER_STATE_FILE = 'thanos.shipper.json';
@@ -61,19 +62,7 @@ export function readShipperState(dir: string): ShipperStateRead {
  * the file, fsync the directory. The JSON is Thanos' encoding (tab indent, trailing newline).
  */
 export async function writeShipperState(dir: string, uploaded: readonly string[]): Promise<void> {
-  const path = join(dir, SHIPPER_STATE_FILE);
-  const tmp = `${path}.tmp`;
-  const body = `${JSON.stringify({ version: SHIPPER_STATE_VERSION, uploaded }, null, '\t')}\n`;
-  const f = await open(tmp, 'w');
-  try {
-    await f.writeFile(body);
-    await f.sync();
-  } finally {
-    await f.close();
-  }
-  await rename(tmp, path);
-  const d = await open(dir, 'r');
-  try { await d.sync(); } finally { await d.close(); }
+  await writeFileAtomic(join(dir, SHIPPER_STATE_FILE), `${JSON.stringify({ version: SHIPPER_STATE_VERSION, uploaded }, null, '\t')}\n`);
 }
 
 /** LocalBlockMeta is the part of a block's meta.json the shipper and retention read. */

@@ -68,3 +68,18 @@ export function compareLabels(a: Labels, b: Labels): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * withLabels returns `ls` with every label of `over` set (replacing a label of the same name),
+ * sorted by name: how external labels and the tenant label are put on a series.
+ */
+export function withLabels(ls: Labels, over: Iterable<readonly [string, string]>): Labels {
+  const m = new Map(ls);
+  for (const [k, v] of over) m.set(k, v);
+  return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** tenantExternalLabels returns a tenant's external labels: the node's plus the tenant label, sorted. */
+export function tenantExternalLabels(external: readonly (readonly [string, string])[], tenantLabelName: string, tenant: string): Labels {
+  return withLabels([], [...external, [tenantLabelName, tenant]]);
+}

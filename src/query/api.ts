@@ -4,12 +4,12 @@
  * limited to the tenant named by the tenant header. Series carry the receiver's external labels
  * and the tenant label, as Thanos Receive's StoreAPI presents them.
  */
-import { ErrorCode, SluiceError, isSluiceError } from '../errors.js';
+import { ErrorCode, SluiceError } from '../errors.js';
 import { parseSelector } from '../model/selector.js';
 import { compileMatcher, type Matcher } from '../model/matchers.js';
-import { compareLabels, labelsToObject, type Labels } from '../model/labels.js';
+import { compareLabels, labelsToObject, tenantExternalLabels, withLabels, type Labels } from '../model/labels.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { statusOf } from '../gateway/status.js';
+import { failure, formParams, parseTime, success } from './httpApi.js';
 import type { HttpReply, HttpRequest, Route } from '../gateway/http.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { SelectQuery } from '../shards/headRead.js';
@@ -20,45 +20,6 @@ export interface ApiOptions {
   defaultTenant: string;
   tenantLabelName: string;
   externalLabels: [string, string][];
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-/** errorType names Prometheus' error classes by status. */
-function errorType(status: number): string {
-  return status === 400 ? 'bad_data' : status === 422 ? 'execution' : status === 503 ? 'unavailable' : 'internal';
-}
-
-function ok(data: unknown): HttpReply {
-  return { status: 200, headers: JSON_HEADERS, body: JSON.stringify({ status: 'success', data }) };
-}
-
-function fail(e: unknown): HttpReply {
-  const status = statusOf(e);
-  const msg = isSluiceError(e) || e instanceof Error ? e.message : String(e);
-  return { status, headers: JSON_HEADERS, body: JSON.stringify({ status: 'error', errorType: errorType(status), error: msg }) };
-}
-
-/** params merges the query string and, for form POSTs, the body. */
-function params(req: HttpRequest, body: Uint8Array): URLSearchParams {
-  const p = new URLSearchParams(req.query);
-  if (req.method === 'POST' && body.length > 0) {
-    const ct = req.headers.get('content-type') ?? '';
-    if (!ct.startsWith('application/x-www-form-urlencoded')) {
-      throw new SluiceError(ErrorCode.BadRequest, `unsupported Content-Type ${JSON.stringify(ct)} for a form POST`);
-    }
-    for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) p.append(k, v);
-  }
-  return p;
-}
-
-/** parseTime reads Prometheus' time formats (unix seconds with fraction, or RFC 3339) into ms. */
-export function parseTime(s: string | null, dflt: number, name: string): number {
-  if (s === null || s === '') return dflt;
-  if (/^[+-]?\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new SluiceError(ErrorCode.BadRequest, `invalid parameter "${name}": cannot parse "${s}" to a valid timestamp`);
-  return t;
 }
 
 /** MetadataApi serves the metadata endpoints. */
@@ -76,9 +37,9 @@ export class MetadataApi {
     const maxBodyBytes = 8 << 20;
     const wrap = (f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>) => async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
       try {
-        return ok(await f(req, params(req, body)));
+        return success(await f(req, formParams(req, body)));
       } catch (e) {
-        return fail(e);
+        return failure(e);
       }
     };
     const series = wrap((req, p) => this.series(req, p));
@@ -93,20 +54,13 @@ export class MetadataApi {
     ];
   }
 
-  /** externalFor returns the external labels of a tenant's series, sorted by name. */
-  private externalFor(tenant: string): Labels {
-    const m = new Map(this.opts.externalLabels);
-    m.set(this.opts.tenantLabelName, tenant);
-    return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  }
-
   /**
    * query builds the shard query. Matchers on external labels are decided here: a set whose
    * external-label matchers fail selects nothing; the rest go to the shards.
    */
   private query(req: HttpRequest, p: URLSearchParams, requireMatch: boolean): { q: SelectQuery; ext: Labels; limit: number; none: boolean } {
     const tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
-    const ext = this.externalFor(tenant);
+    const ext = tenantExternalLabels(this.opts.externalLabels, this.opts.tenantLabelName, tenant);
     const extMap = new Map(ext);
     const raw = p.getAll('match[]');
     if (requireMatch && raw.length === 0) throw new SluiceError(ErrorCode.BadRequest, 'no match[] parameter provided');
@@ -137,11 +91,7 @@ export class MetadataApi {
     const { q, ext, limit, none } = this.query(req, p, true);
     if (none) return [];
     const found = await this.pool.series(q);
-    const merged = found.map((ls) => {
-      const m = new Map(ls);
-      for (const [k, v] of ext) m.set(k, v);
-      return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) as Labels;
-    });
+    const merged = found.map((ls) => withLabels(ls, ext));
     merged.sort(compareLabels);
     const out = limit > 0 ? merged.slice(0, limit) : merged;
     return out.map(labelsToObject);

@@ -5,18 +5,15 @@
  * Prometheus' JSON shape: parse errors are 400 bad_data, evaluation errors 422 execution,
  * timeouts 503 timeout. A query only sees the tenant named by the tenant header.
  */
-import { isSluiceError } from '../errors.js';
+import { ErrorCode, SluiceError, isSluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { statusOf } from '../gateway/status.js';
-import { parseTime } from './api.js';
-import { Engine } from './promql/engine.js';
+import { failure, formParams, jsonReply, parseStep, parseTime } from './httpApi.js';
+import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
-import { toApi } from './promql/engine.js';
 import { TenantQuerier, type QuerierOptions } from './querier.js';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { HttpReply, HttpRequest, Route } from '../gateway/http.js';
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
 const VERSION = '0.1.0';
 
 /** PromqlApiOptions configures the PromQL endpoints. */
@@ -26,41 +23,6 @@ export interface PromqlApiOptions extends QuerierOptions {
   lookbackDeltaMs: number;
   maxSamples: number;
   timeoutMs: number;
-}
-
-/** ApiError carries Prometheus' errorType with its status. */
-class ApiError extends Error {
-  readonly status: number;
-  readonly type: string;
-  constructor(status: number, type: string, msg: string) {
-    super(msg);
-    this.status = status;
-    this.type = type;
-  }
-}
-
-function reply(status: number, body: unknown): HttpReply {
-  return { status, headers: JSON_HEADERS, body: JSON.stringify(body) };
-}
-
-function params(req: HttpRequest, body: Uint8Array): URLSearchParams {
-  const p = new URLSearchParams(req.query);
-  if (req.method === 'POST' && body.length > 0) {
-    const ct = req.headers.get('content-type') ?? '';
-    if (!ct.startsWith('application/x-www-form-urlencoded')) throw new ApiError(400, 'bad_data', `unsupported Content-Type ${JSON.stringify(ct)} for a form POST`);
-    for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) p.append(k, v);
-  }
-  return p;
-}
-
-/** parseDurationParam reads a step or timeout: seconds (float) or a Prometheus duration. */
-function parseStep(s: string | null, name: string): number {
-  if (s === null || s === '') throw new ApiError(400, 'bad_data', `invalid parameter "${name}": cannot parse "" to a valid duration`);
-  if (/^[+-]?\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const m = /^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$/.exec(s);
-  if (!m || s === '') throw new ApiError(400, 'bad_data', `invalid parameter "${name}": cannot parse "${s}" to a valid duration`);
-  const n = (i: number): number => Number(m[i] ?? 0);
-  return (((n(2) * 365 + n(4) * 7 + n(6)) * 24 + n(8)) * 60 + n(10)) * 60_000 + n(12) * 1000 + n(14);
 }
 
 /** PromqlApi serves the query endpoints. */
@@ -77,24 +39,20 @@ export class PromqlApi {
     const maxBodyBytes = 8 << 20;
     const wrap = (f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>) => async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
       try {
-        const data = await f(req, params(req, body));
+        const data = await f(req, formParams(req, body));
         if (data !== null && typeof data === 'object' && 'warnings' in data) {
           const { warnings, infos, ...rest } = data as { warnings: string[]; infos: string[] };
           const out: Record<string, unknown> = { status: 'success', data: rest };
           if (warnings.length > 0) out['warnings'] = warnings;
           if (infos.length > 0) out['infos'] = infos;
-          return reply(200, out);
+          return jsonReply(200, out);
         }
-        return reply(200, { status: 'success', data });
+        return jsonReply(200, { status: 'success', data });
       } catch (e) {
-        if (e instanceof ApiError) return reply(e.status, { status: 'error', errorType: e.type, error: e.message });
-        if (isSluiceError(e)) {
-          const status = statusOf(e);
-          return reply(status, { status: 'error', errorType: status === 503 ? 'unavailable' : status === 400 ? 'bad_data' : 'internal', error: e.message });
-        }
+        if (isSluiceError(e)) return failure(e);
         const msg = e instanceof Error ? e.message : String(e);
-        if (/timed out/.test(msg)) return reply(503, { status: 'error', errorType: 'timeout', error: msg });
-        return reply(422, { status: 'error', errorType: 'execution', error: msg });
+        if (/timed out/.test(msg)) return jsonReply(503, { status: 'error', errorType: 'timeout', error: msg });
+        return jsonReply(422, { status: 'error', errorType: 'execution', error: msg });
       }
     };
     const both = (path: string, f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>): Route[] => {
@@ -115,11 +73,11 @@ export class PromqlApi {
   }
 
   private parse(text: string | null) {
-    if (text === null || text === '') throw new ApiError(400, 'bad_data', 'invalid parameter "query": unknown position: parse error: no expression found in input');
+    if (text === null || text === '') throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "query": unknown position: parse error: no expression found in input');
     try {
       return parseExpr(text);
     } catch (e) {
-      throw new ApiError(400, 'bad_data', `invalid parameter "query": ${e instanceof Error ? e.message : String(e)}`);
+      throw new SluiceError(ErrorCode.BadRequest, `invalid parameter "query": ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
@@ -137,12 +95,12 @@ export class PromqlApi {
   private async queryRange(req: HttpRequest, p: URLSearchParams): Promise<unknown> {
     const start = parseTime(p.get('start'), NaN, 'start');
     const end = parseTime(p.get('end'), NaN, 'end');
-    if (Number.isNaN(start)) throw new ApiError(400, 'bad_data', 'invalid parameter "start": cannot parse "" to a valid timestamp');
-    if (Number.isNaN(end)) throw new ApiError(400, 'bad_data', 'invalid parameter "end": cannot parse "" to a valid timestamp');
-    if (end < start) throw new ApiError(400, 'bad_data', 'invalid parameter "end": end timestamp must not be before start time');
+    if (Number.isNaN(start)) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "start": cannot parse "" to a valid timestamp');
+    if (Number.isNaN(end)) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "end": cannot parse "" to a valid timestamp');
+    if (end < start) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "end": end timestamp must not be before start time');
     const step = parseStep(p.get('step'), 'step');
-    if (step <= 0) throw new ApiError(400, 'bad_data', 'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
-    if ((end - start) / step > 11000) throw new ApiError(400, 'bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    if (step <= 0) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if ((end - start) / step > 11000) throw new SluiceError(ErrorCode.BadRequest, 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     const expr = this.parse(p.get('query'));
     return toApi(await this.engine.execExpr(this.querier(req), expr, start, end, step));
   }

@@ -9,7 +9,7 @@
  */
 import { XorIterator } from '../chunkenc/xor.js';
 import { compileMatcher, type Matcher } from '../model/matchers.js';
-import type { Labels } from '../model/labels.js';
+import { tenantExternalLabels, withLabels, type Labels } from '../model/labels.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { BlockSet } from './blockSet.js';
 import type { Querier, SeriesData } from './promql/storage.js';
@@ -79,9 +79,7 @@ export class TenantQuerier implements Querier {
   constructor(opts: QuerierOptions, tenant: string) {
     this.opts = opts;
     this.tenant = tenant;
-    const m = new Map(opts.externalLabels);
-    m.set(opts.tenantLabelName, tenant);
-    this.ext = [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.ext = tenantExternalLabels(opts.externalLabels, opts.tenantLabelName, tenant);
   }
 
   async select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> {
@@ -127,15 +125,8 @@ export class TenantQuerier implements Querier {
     const out: SeriesData[] = [];
     for (const e of byKey.values()) {
       if (e.buf.n === 0) continue;
-      out.push(finish(this.withExternal(e.labels), e.buf, e.sources > 1));
+      out.push(finish(withLabels(e.labels, this.ext), e.buf, e.sources > 1));
     }
     return out;
-  }
-
-  /** withExternal adds the external labels (they win over a series label of the same name). */
-  private withExternal(ls: Labels): Labels {
-    const m = new Map(ls);
-    for (const [k, v] of this.ext) m.set(k, v);
-    return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 }

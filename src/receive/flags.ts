@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { availableCpus } from '../util/cpus.js';
+import { parseDuration } from '../util/duration.js';
 import { loadObjstoreConfig, type ObjstoreConfig } from '../blocks/objstore/config.js';
 import { join } from 'node:path';
 import { loadLimitsConfig, parseLimitsConfig, type LimitsConfig } from './limits.js';
@@ -93,18 +94,6 @@ export function parseLabelFlag(v: string): [string, string] | undefined {
   if (!m) return undefined;
   const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
   return [m[1]!, value];
-}
-
-/** parseDuration parses Prometheus durations (1h30m, 15s, 500ms, 2d, 1w, 1y) into ms. */
-export function parseDuration(s: string): number | undefined {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000, y: 31536000000 };
-  if (s === '0') return 0;
-  const re = /(\d+)(ms|s|m|h|d|w|y)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) { total += Number(m[1]) * units[m[2]!]!; pos = re.lastIndex; }
-  return pos === s.length && pos > 0 ? total : undefined;
 }
 
 /** parseReceiveFlags parses argv (without the subcommand) or throws ConfigError. */

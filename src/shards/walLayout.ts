@@ -3,7 +3,8 @@
  * records how many shards wrote it. A series lives in the shard its hash picks among N shards, so a
  * WAL written by N shards can only be replayed by N shards.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomicFile.js';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 
@@ -18,7 +19,5 @@ export function checkWalLayout(walDir: string, shards: number): void {
     }
     return;
   }
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${shards}\n`);
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, `${shards}\n`);
 }

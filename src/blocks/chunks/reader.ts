@@ -6,7 +6,7 @@
  * RangeReaders it is given.
  */
 import { ErrorCode, SluiceError } from '../../errors.js';
-import { BlockCorruptionError, checkCrc } from '../index/decbuf.js';
+import { BlockCorruptionError, checkCrc, peekEnd, peekUvarint } from '../index/decbuf.js';
 import { readClamped, type RangeReader } from '../index/rangereader.js';
 import {
   CHUNKS_DIR, CHUNKS_MAGIC, CHUNKS_VERSION, ENC_XOR, MAX_LEN_FIELD, SEGMENT_HEADER_LEN, refOffset, refSegment,
@@ -131,21 +131,10 @@ export class ChunksReader {
    */
   private decode(buf: Uint8Array, p: number, seg: Segment, fileOff: number, exact: boolean): Uint8Array | null {
     const file = `${CHUNKS_DIR}/${seg.name}`;
-    let len = 0;
-    let mul = 1;
-    let q = p;
-    let done = false;
-    for (let i = 0; i < MAX_LEN_FIELD && q < buf.length; i++) {
-      const c = buf[q++]!;
-      len += (c & 0x7f) * mul;
-      if (c < 0x80) {
-        done = true;
-        break;
-      }
-      mul *= 128;
-    }
-    if (!done && (exact || q - p >= MAX_LEN_FIELD)) throw new BlockCorruptionError(file, fileOff, 'bad chunk length varint');
-    if (!done || q + 1 + len + 4 > buf.length) {
+    const len = peekUvarint(buf, p, MAX_LEN_FIELD);
+    const q = peekEnd;
+    if (q === -2 || (q === -1 && exact)) throw new BlockCorruptionError(file, fileOff, 'bad chunk length varint');
+    if (q === -1 || q + 1 + len + 4 > buf.length) {
       if (exact) throw new BlockCorruptionError(file, fileOff, `chunk of ${len} bytes is truncated`);
       return null;
     }

@@ -30,6 +30,28 @@ export class BlockCorruptionError extends SluiceError {
 }
 
 /**
+ * peekUvarint reads a uvarint of at most `maxLen` bytes at buf[p] without a Decbuf, for readers
+ * that decode records out of a buffer that may end mid-record. Returns the value and sets
+ * `peekEnd` to the byte after it; `peekEnd` is -1 when the buffer ends first, -2 when `maxLen`
+ * bytes carried no terminator (corrupt).
+ */
+export let peekEnd = 0;
+export function peekUvarint(buf: Uint8Array, p: number, maxLen: number): number {
+  let v = 0;
+  let mul = 1;
+  let q = p;
+  for (let i = 0; i < maxLen; i++) {
+    if (q >= buf.length) { peekEnd = -1; return v; }
+    const c = buf[q++]!;
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) { peekEnd = q; return v; }
+    mul *= 128;
+  }
+  peekEnd = -2;
+  return v;
+}
+
+/**
  * checkCrc verifies that the big-endian CRC32-C stored at `b[off + len]` matches the bytes
  * `b[off, off + len)`; throws BlockCorruptionError naming `what` otherwise.
  */

@@ -7,7 +7,7 @@
  */
 import type { Labels } from '../../model/labels.js';
 import { MatchType, compileMatcher, type Matcher } from '../../model/matchers.js';
-import { BlockCorruptionError, Decbuf, checkCrc, decodeUtf8 } from './decbuf.js';
+import { BlockCorruptionError, Decbuf, checkCrc, decodeUtf8, peekEnd, peekUvarint } from './decbuf.js';
 import {
   INDEX_FILE, INDEX_HEADER_LEN, INDEX_MAGIC, SERIES_ALIGN, TOC_LEN, type ChunkMeta, type Toc,
 } from './format.js';
@@ -308,22 +308,10 @@ export class IndexReader {
    */
   private decodeSeries(buf: Uint8Array, p: number, fileOff: number, ref: number, exact = false): SeriesEntry | null {
     const base = fileOff - p;
-    let len = 0;
-    let mul = 1;
-    let q = p;
-    let done = false;
-    for (let i = 0; i < 10 && q < buf.length; i++) {
-      const c = buf[q++]!;
-      len += (c & 0x7f) * mul;
-      if (c < 0x80) {
-        done = true;
-        break;
-      }
-      mul *= 128;
-    }
-    if (!done && (exact || q - p >= 10)) throw new BlockCorruptionError(this.file, fileOff, `series ${ref}: bad length varint`);
-    const start = q;
-    if (!done || start + len + 4 > buf.length) {
+    const len = peekUvarint(buf, p, 10);
+    const start = peekEnd;
+    if (start === -2 || (start === -1 && exact)) throw new BlockCorruptionError(this.file, fileOff, `series ${ref}: bad length varint`);
+    if (start === -1 || start + len + 4 > buf.length) {
       if (exact) throw new BlockCorruptionError(this.file, fileOff, `series ${ref}: entry of ${len} bytes is truncated`);
       return null;
     }

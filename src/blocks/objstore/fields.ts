@@ -4,6 +4,7 @@
  * Pure: touches no file and no global state.
  */
 import { ConfigError } from '../../errors.js';
+import { parseDuration } from '../../util/duration.js';
 
 /** Fields reads the keys of one mapping; call done() after the last getter. */
 export class Fields {
@@ -100,18 +101,6 @@ export class Fields {
 /** fail makes the ConfigError every objstore config problem is reported with. */
 export function fail(msg: string): ConfigError {
   return new ConfigError(`objstore config: ${msg}`);
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
-
-/** parseDuration reads a Go/Prometheus model.Duration (`1h30m`, `90s`, `500ms`, `0`) into ms. */
-export function parseDuration(s: string): number | undefined {
-  if (s === '0') return 0;
-  const re = /(\d+)(ms|s|m|h|d|w|y)/y;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  while (re.lastIndex < s.length && (m = re.exec(s)) !== null) total += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return s !== '' && re.lastIndex === s.length ? total : undefined;
 }
 
 function describe(v: unknown): string {
