@@ -1,5 +1,5 @@
 /**
- * The promqltest script format (../shared/conformance/promql/FORMAT.md): `load`,
+ * The promqltest script format (conformance/promql/FORMAT.md): `load`,
  * `load_with_nhcb`, `clear` and `eval` commands with their blocks, parsed into plain data that
  * run.ts executes against the engine.
  */

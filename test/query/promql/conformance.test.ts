@@ -1,5 +1,6 @@
 /**
- * Runs Prometheus' PromQL conformance corpus (../shared/conformance/promql/*.test) through the
+ * Runs Prometheus' PromQL conformance corpus (a copy in conformance/promql/*.test, see its
+ * SOURCE.md and LICENSE; PROMQL_CORPUS points elsewhere) through the
  * promqltest runner. Every eval id listed in conformance/promql-pass.txt must pass; evals that
  * pass but are not listed are printed so that the list can grow
  * (`PROMQL_PASS_UPDATE=1 npm test` rewrites it). Evals needing native histograms are skipped
@@ -11,9 +12,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runPromqlTest } from '../../../src/query/promqltest/run.js';
 
-const CORPUS = resolve(process.env.PROMQL_CORPUS ?? '../shared/conformance/promql');
+const CORPUS = resolve(process.env.PROMQL_CORPUS ?? 'conformance/promql');
 const PASS_LIST = resolve('conformance/promql-pass.txt');
 
+// The corpus ships with the repository; the skip only fires for a PROMQL_CORPUS that does not exist.
 test('PromQL conformance corpus: every listed eval passes', { skip: !existsSync(CORPUS) && `no corpus at ${CORPUS}` }, async (t) => {
   const files = readdirSync(CORPUS).filter((f) => f.endsWith('.test')).sort().map((f) => join(CORPUS, f));
   const sum = await runPromqlTest(files);
