@@ -34,6 +34,12 @@ export interface Route {
   handler: Handler;
   /** Larger bodies are answered 413 without calling the handler. */
   maxBodyBytes: number;
+  /**
+   * admit, when set, decides when the headers arrive (before the body): a reply refuses the
+   * request with it (the body is still read), undefined lets it through to the handler. A
+   * request admitted here is answered by the handler even if admit would refuse it later.
+   */
+  admit?: (req: HttpRequest) => HttpReply | undefined;
 }
 
 /** Listener is a started server. */
@@ -44,6 +50,27 @@ export interface Listener {
   close(): void;
   /** closeAll closes every connection too (after in-flight requests are answered). */
   closeAll(): void;
+  /** drained resolves once no request is between its headers and its reply. */
+  drained(): Promise<void>;
+}
+
+/** InFlight counts requests from their headers to their reply. */
+class InFlight {
+  private n = 0;
+  private waiters: (() => void)[] = [];
+  /** begin counts a request and returns the function that ends it (once). */
+  begin(): () => void {
+    this.n++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.n === 0) for (const w of this.waiters.splice(0)) w();
+    };
+  }
+  drained(): Promise<void> {
+    return this.n === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
 }
 
 /** EngineName selects the HTTP engine. */
@@ -94,8 +121,9 @@ function matchRoute(routes: Route[], method: string, path: string): Route | unde
 
 const NOT_FOUND: HttpReply = { status: 404, body: '404 page not found\n' };
 
-async function run(route: Route | undefined, req: HttpRequest, body: Uint8Array, log: Logger): Promise<HttpReply> {
+async function run(route: Route | undefined, req: HttpRequest, body: Uint8Array, log: Logger, refused: HttpReply | undefined): Promise<HttpReply> {
   if (!route) return NOT_FOUND;
+  if (refused) return refused;
   try {
     return await route.handler(req, body);
   } catch (e) {
@@ -113,6 +141,7 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
   const u = loadUws()!;
   const app = u.App();
   const maxBody = Math.max(...routes.map((r) => r.maxBodyBytes), 0);
+  const inFlight = new InFlight();
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
@@ -122,9 +151,12 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
     const route = matchRoute(routes, method, path);
     const limit = route ? route.maxBodyBytes : maxBody;
     let aborted = false;
-    res.onAborted(() => { aborted = true; });
+    const end = inFlight.begin();
+    res.onAborted(() => { aborted = true; end(); });
     const hreq: HttpRequest = { method, path, query, headers };
+    const refused = route?.admit?.(hreq);
     const respond = (r: HttpReply): void => {
+      end();
       if (aborted) return;
       res.cork(() => {
         res.writeStatus(statusLine(r.status));
@@ -157,24 +189,29 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
       }
       if (!isLast) return;
       if (tooLarge) { respond({ status: 413, body: `request body is over the limit of ${limit} bytes\n` }); return; }
-      void run(route, hreq, buf.subarray(0, len), log).then(respond);
+      void run(route, hreq, buf.subarray(0, len), log, refused).then(respond);
     });
   });
   return new Promise((resolve, reject) => {
     app.listen(host, port, (token) => {
       if (!token) { reject(new Error(`cannot listen on ${host}:${port}`)); return; }
+      // Closing a listen socket twice frees it twice (a crash in the native code): once only.
+      let open = true;
+      const closeListen = (): void => { if (open) { open = false; u.us_listen_socket_close(token); } };
       resolve({
         engine: 'uws',
         port: u.us_socket_local_port(token),
-        close: () => { u.us_listen_socket_close(token); },
+        close: closeListen,
         // The native App has close() (all sockets), missing from the package's typings.
-        closeAll: () => { u.us_listen_socket_close(token); (app as unknown as { close(): void }).close(); },
+        closeAll: () => { closeListen(); (app as unknown as { close(): void }).close(); },
+        drained: () => inFlight.drained(),
       });
     });
   });
 }
 
 function listenNode(host: string, port: number, routes: Route[], log: Logger): Promise<Listener> {
+  const inFlight = new InFlight();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -185,6 +222,10 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
     const method = (req.method ?? 'GET').toUpperCase();
     const route = matchRoute(routes, method, path);
     const limit = route ? route.maxBodyBytes : 0;
+    const hreq: HttpRequest = { method, path, query, headers };
+    const end = inFlight.begin();
+    res.once('close', end);
+    const refused = route?.admit?.(hreq);
     const chunks: Buffer[] = [];
     let len = 0;
     let tooLarge = false;
@@ -195,11 +236,12 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
     });
     req.on('end', () => {
       const send = (r: HttpReply): void => {
+        end();
         res.writeHead(r.status, r.headers);
         res.end(r.body ?? '');
       };
       if (tooLarge) { send({ status: 413, body: `request body is over the limit of ${limit} bytes\n` }); return; }
-      void run(route, { method, path, query, headers }, new Uint8Array(Buffer.concat(chunks)), log).then(send);
+      void run(route, hreq, new Uint8Array(Buffer.concat(chunks)), log, refused).then(send);
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -212,6 +254,7 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
         port: typeof addr === 'object' && addr ? addr.port : port,
         close: () => { server.close(); server.closeIdleConnections(); },
         closeAll: () => { server.close(); server.closeAllConnections(); },
+        drained: () => inFlight.drained(),
       });
     });
   });

@@ -14,7 +14,7 @@ import type { LimitsConfig } from '../receive/limits.js';
 import { resolveTenant } from './tenant.js';
 import { RETRY_AFTER_SECONDS, statusOf } from './status.js';
 import { NodeCtl } from '../sharedmem/layout.js';
-import { ErrorCode, SluiceError } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import type { HttpReply, HttpRequest, Route } from './http.js';
 import type { GatewayMetrics } from '../metrics/gateway.js';
 import type { ShardLink } from '../shards/link.js';
@@ -33,6 +33,9 @@ export interface ReceiveOptions {
   /** Hashring replication; absent = ingestor only (every write stored here, no per-request cost). */
   replication?: ReplicationOptions;
 }
+
+/** NOT_READY answers writes while the receiver starts (WAL replay) or shuts down. */
+const NOT_READY: HttpReply = { status: 503, headers: { 'retry-after': RETRY_AFTER_SECONDS }, body: 'receiver is not ready\n' };
 
 /** ReceiveHandler serves /api/v1/receive and /api/v1/write. */
 export class ReceiveHandler {
@@ -65,12 +68,15 @@ export class ReceiveHandler {
   /** routes returns the remote-write routes. */
   routes(): Route[] {
     const handler = (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => this.handle(req, body);
+    // Readiness is decided when the headers arrive: a request whose body is still uploading when
+    // shutdown starts is in flight and is answered in full; one that starts after gets 503.
+    const admit = (): HttpReply | undefined => (Atomics.load(this.nodeCtl, NodeCtl.READY) === 1 ? undefined : NOT_READY);
     // Bodies over every tenant's size_bytes_limit are refused from Content-Length, before reading.
     const largest = this.limits.largestBody();
     const maxBodyBytes = largest > 0 ? Math.min(largest, this.opts.maxBodyBytes) : this.opts.maxBodyBytes;
     return [
-      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes },
-      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes },
+      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes, admit },
+      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes, admit },
     ];
   }
 
@@ -88,7 +94,6 @@ export class ReceiveHandler {
     let samples = 0;
     this.inFlight++;
     try {
-      if (Atomics.load(this.nodeCtl, NodeCtl.READY) !== 1) throw new SluiceError(ErrorCode.Unavailable, 'receiver is not ready');
       tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
       checkContentType(req.headers.get('content-type'), req.headers.get('content-encoding'));
       const bounds = this.limits.forTenant(tenant);
