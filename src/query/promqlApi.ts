@@ -7,10 +7,11 @@
  */
 import { ErrorCode, SluiceError, isSluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { failure, formParams, jsonReply, parseStep, parseTime } from './httpApi.js';
+import { failure, formParams, jsonReply, parseStep, parseTime, resultEnvelope } from './httpApi.js';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
-import { TenantQuerier, type QuerierOptions } from './querier.js';
+import { TenantQuerier, TenantSource, type QuerierOptions } from './querier.js';
+import type { QueryPool } from './workerPool.js';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { HttpReply, HttpRequest, Route } from '../gateway/http.js';
 
@@ -23,6 +24,16 @@ export interface PromqlApiOptions extends QuerierOptions {
   lookbackDeltaMs: number;
   maxSamples: number;
   timeoutMs: number;
+  /** Worker threads to evaluate queries in; absent: in this thread. */
+  workers?: QueryPool;
+}
+
+/** Answered is a reply a handler built itself (a worker's rendered answer). */
+class Answered {
+  readonly reply: HttpReply;
+  constructor(reply: HttpReply) {
+    this.reply = reply;
+  }
 }
 
 /** PromqlApi serves the query endpoints. */
@@ -40,12 +51,9 @@ export class PromqlApi {
     const wrap = (f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>) => async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
       try {
         const data = await f(req, formParams(req, body));
+        if (data instanceof Answered) return data.reply;
         if (data !== null && typeof data === 'object' && 'warnings' in data) {
-          const { warnings, infos, ...rest } = data as { warnings: string[]; infos: string[] };
-          const out: Record<string, unknown> = { status: 'success', data: rest };
-          if (warnings.length > 0) out['warnings'] = warnings;
-          if (infos.length > 0) out['infos'] = infos;
-          return jsonReply(200, out);
+          return jsonReply(200, resultEnvelope(data as { warnings: string[]; infos: string[] }));
         }
         return jsonReply(200, { status: 'success', data });
       } catch (e) {
@@ -81,15 +89,25 @@ export class PromqlApi {
     }
   }
 
-  private querier(req: HttpRequest): TenantQuerier {
-    const tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
-    return new TenantQuerier(this.opts, tenant);
+  private tenant(req: HttpRequest): string {
+    return resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
+  }
+
+  /** evaluate runs a checked query in a worker thread when there are any, else here. */
+  private async evaluate(req: HttpRequest, text: string, expr: ReturnType<PromqlApi['parse']>, start: number, end: number, step: number): Promise<unknown> {
+    const tenant = this.tenant(req);
+    const workers = this.opts.workers;
+    if (workers === undefined) return toApi(await this.engine.execExpr(new TenantQuerier(this.opts, tenant), expr, start, end, step));
+    const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
+    if ('error' in a) return new Answered(jsonReply(a.error.status, { status: 'error', errorType: a.error.errorType, error: a.error.message }));
+    return new Answered({ status: 200, headers: { 'content-type': 'application/json' }, body: a.body });
   }
 
   private async query(req: HttpRequest, p: URLSearchParams): Promise<unknown> {
-    const expr = this.parse(p.get('query'));
+    const text = p.get('query');
+    const expr = this.parse(text);
     const t = parseTime(p.get('time'), Date.now(), 'time');
-    return toApi(await this.engine.execExpr(this.querier(req), expr, t, t, 0));
+    return this.evaluate(req, text!, expr, t, t, 0);
   }
 
   private async queryRange(req: HttpRequest, p: URLSearchParams): Promise<unknown> {
@@ -101,8 +119,9 @@ export class PromqlApi {
     const step = parseStep(p.get('step'), 'step');
     if (step <= 0) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
     if ((end - start) / step > 11000) throw new SluiceError(ErrorCode.BadRequest, 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-    const expr = this.parse(p.get('query'));
-    return toApi(await this.engine.execExpr(this.querier(req), expr, start, end, step));
+    const text = p.get('query');
+    const expr = this.parse(text);
+    return this.evaluate(req, text!, expr, start, end, step);
   }
 
   private async formatQuery(p: URLSearchParams): Promise<string> {

@@ -40,6 +40,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
   { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
+  { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
   { name: 'objstore.config', help: 'Alternative to --objstore.config-file: the object store YAML itself.' },
@@ -152,7 +153,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -221,6 +222,9 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
   // One gateway per CPU measured best on 2 CPUs (docs/benchmarks.md: +24% over one gateway).
   const gateways = gwFlag === '' ? availableCpus() : Number(gwFlag);
   if (!Number.isInteger(gateways) || gateways < 1 || gateways > 64) throw new ConfigError(`--receive.gateways: expected 1..64, got ${gwFlag}`);
+  const qwFlag = v('query.workers');
+  const queryWorkers = qwFlag === '' ? availableCpus() : Number(qwFlag);
+  if (!Number.isInteger(queryWorkers) || queryWorkers < 0 || queryWorkers > 64) throw new ConfigError(`--query.workers: expected 0..64, got ${qwFlag}`);
   const ringBytes = Number(v('receive.ring-bytes'));
   if (!Number.isInteger(ringBytes) || ringBytes < 65536 || (ringBytes & (ringBytes - 1)) !== 0) {
     throw new ConfigError(`--receive.ring-bytes: expected a power of two ≥ 65536, got ${v('receive.ring-bytes')}`);
@@ -242,7 +246,10 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
     retentionMs: parseDuration(v('tsdb.retention'))!,
-    query: { lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))! },
+    query: {
+      lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
+      workers: queryWorkers,
+    },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
       ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },
     externalLabels: f.labels,

@@ -19,6 +19,7 @@ import type { Bucket } from '../blocks/objstore/bucket.js';
 import { checkpoint } from '../wal/checkpoint.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
+import { QueryPool } from '../query/workerPool.js';
 import { ShardPool, type ShardEvent } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
@@ -66,6 +67,8 @@ export class ReceiveNode {
   private readonly bucket: Bucket;
   /** The blocks queries read: local ones and those only in the bucket. */
   private readonly blockSet: BlockSet;
+  /** PromQL evaluation threads (none with --query.workers=0). */
+  private readonly queryPool: QueryPool | undefined;
   private blockTimer: NodeJS.Timeout | undefined;
   private blockPass: Promise<void> = Promise.resolve();
   /** The bound remote-write port. */
@@ -93,6 +96,9 @@ export class ReceiveNode {
     });
     this.bucket = newBucket(cfg.objstore);
     this.blockSet = new BlockSet(join(cfg.tsdbPath, 'blocks'), this.bucket);
+    const q = cfg.query;
+    this.queryPool = q.workers === 0 ? undefined
+      : new QueryPool({ threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs });
     this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
   }
 
@@ -278,7 +284,8 @@ export class ReceiveNode {
       pool: this.pool, blocks: this.blockSet,
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
       tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
-      ...this.cfg.query,
+      lookbackDeltaMs: this.cfg.query.lookbackDeltaMs, maxSamples: this.cfg.query.maxSamples, timeoutMs: this.cfg.query.timeoutMs,
+      ...(this.queryPool ? { workers: this.queryPool } : {}),
     });
     return [
       { method: 'GET', path: '/-/healthy', maxBodyBytes: 0, handler: () => ({ status: 200, body: 'Sluice is Healthy.\n' }) },
@@ -323,6 +330,7 @@ export class ReceiveNode {
     await this.blockPass;
     await this.shipper?.stop();
     await this.pool.stop();
+    await this.queryPool?.close();
     await this.blockSet.close();
     await this.bucket.close();
     this.http?.closeAll();

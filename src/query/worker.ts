@@ -1,0 +1,92 @@
+/**
+ * Query worker (a piscina task): evaluates one PromQL query off the main thread, so a heavy query
+ * neither stalls the admin endpoints (/metrics, probes) nor waits behind another query. The
+ * engine's selects go back over the task's MessagePort to the main thread, which gathers the raw
+ * chunks (src/query/querier.ts TenantSource) and transfers them; decoding, evaluation and the JSON
+ * rendering of the answer happen here. Touches nothing but its port.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { Engine, toApi } from './promql/engine.js';
+import { parseExpr } from './promql/parse.js';
+import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
+import { resultEnvelope } from './httpApi.js';
+import type { Matcher } from '../model/matchers.js';
+import type { Querier, SeriesData } from './promql/storage.js';
+
+/** QueryTask is what the main thread hands a worker. */
+export interface QueryTask {
+  query: string;
+  start: number;
+  end: number;
+  step: number;
+  lookbackDelta: number;
+  maxSamples: number;
+  timeoutMs: number;
+  port: MessagePort;
+}
+
+/** SelectRequest asks the main thread for one selector's series. */
+export interface SelectRequest { id: number; matchers: Matcher[]; mint: number; maxt: number }
+
+/** SelectReply answers a SelectRequest with a set or a failure already mapped to a status. */
+export type SelectReply =
+  | { id: number; set: RawSeriesSet }
+  | { id: number; error: QueryFailure };
+
+/** QueryFailure is an error with its HTTP status and Prometheus errorType decided. */
+export interface QueryFailure { status: number; errorType: string; message: string }
+
+/** QueryAnswer is a worker's answer: the whole response body, or a failure. */
+export type QueryAnswer = { body: string } | { error: QueryFailure };
+
+class FailureError extends Error {
+  readonly failure: QueryFailure;
+  constructor(f: QueryFailure) {
+    super(f.message);
+    this.failure = f;
+  }
+}
+
+/** RemoteQuerier asks the main thread for selections over the task's port. */
+class RemoteQuerier implements Querier {
+  private readonly port: MessagePort;
+  private nextId = 0;
+  private readonly waiting = new Map<number, { resolve: (s: RawSeriesSet) => void; reject: (e: Error) => void }>();
+
+  constructor(port: MessagePort) {
+    this.port = port;
+    port.on('message', (m: SelectReply) => {
+      const w = this.waiting.get(m.id);
+      if (w === undefined) return;
+      this.waiting.delete(m.id);
+      if ('error' in m) w.reject(new FailureError(m.error));
+      else w.resolve(m.set);
+    });
+  }
+
+  async select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> {
+    const id = this.nextId++;
+    const set = await new Promise<RawSeriesSet>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.port.postMessage({ id, matchers, mint, maxt } satisfies SelectRequest);
+    });
+    return decodeSeriesSet(set, mint, maxt);
+  }
+}
+
+/** runQuery is the piscina entry: one query, answered as a response body or a failure. */
+export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
+  const q = new RemoteQuerier(task.port);
+  try {
+    const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
+    const raw = await engine.execExpr(q, parseExpr(task.query), task.start, task.end, task.step);
+    return { body: JSON.stringify(resultEnvelope(toApi(raw))) };
+  } catch (e) {
+    if (e instanceof FailureError) return { error: e.failure };
+    const message = e instanceof Error ? e.message : String(e);
+    if (/timed out/.test(message)) return { error: { status: 503, errorType: 'timeout', message } };
+    return { error: { status: 422, errorType: 'execution', message } };
+  } finally {
+    task.port.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * PromQL evaluation in worker threads (--query.workers): answers equal the same engine run in
+ * process over the same storage, errors keep Prometheus' statuses, and while a heavy query is
+ * being evaluated the main thread still answers probes (with --query.workers=0 it cannot: the
+ * probe's answer would come after the query's).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startNode, write, series, getJson, type TestNode } from '../helpers/node.js';
+import { Engine } from '../../src/query/promql/engine.js';
+import { TenantQuerier } from '../../src/query/querier.js';
+
+const T0 = 1_700_000_000_000;
+const STEP = 15_000;
+const SAMPLES = 240;
+const SERIES = 60;
+
+async function load(n: TestNode): Promise<void> {
+  for (let k0 = 0; k0 < SAMPLES; k0 += 60) {
+    const ts = Array.from({ length: 60 }, (_, k) => T0 + 7 + (k0 + k) * STEP);
+    const r = await write(n.writeUrl, Array.from({ length: SERIES }, (_, s) => series(
+      { __name__: 'wq', job: `j${s % 3}`, s: String(s) },
+      ts.map((t, k) => [t, (s + 1) * (k0 + k) + ((k0 + k) % 7 === 0 ? 0.5 : 0)]),
+    )));
+    assert.equal(r.status, 200, r.text);
+  }
+}
+
+const byLabels = (v: unknown[]): unknown[] => [...v].sort((a, b) => {
+  const ka = JSON.stringify((a as { metric: unknown }).metric);
+  const kb = JSON.stringify((b as { metric: unknown }).metric);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+});
+
+const QUERIES = [
+  'sum by (job) (rate(wq[5m]))',
+  'topk(3, wq)',
+  'wq{job="j1"} / ignoring(s) group_left sum by (job) (wq)',
+  'histogram_quantile(0.9, sum by (le) (wq))',
+  'max_over_time(deriv(wq[10m])[30m:1m])',
+];
+
+test('queries evaluated in worker threads equal the in-process engine; errors keep their status', async () => {
+  const n = await startNode(['--receive.shards=2', '--receive.gateways=1', '--query.workers=2']);
+  try {
+    await load(n);
+    const engine = new Engine();
+    const querier = new TenantQuerier({ pool: n.node.pool, tenantLabelName: 'tenant_id', externalLabels: [] }, 'default-tenant');
+    const start = T0 + 30 * 60_000 + 1;
+    const end = T0 + 55 * 60_000;
+    for (const q of QUERIES) {
+      const want = await engine.rangeQuery(querier, q, start, end, 60_000);
+      const r = await getJson(`${n.httpUrl}/api/v1/query_range?query=${encodeURIComponent(q)}&start=${start / 1000}&end=${end / 1000}&step=60`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const data = r.body.data as { resultType: string; result: unknown };
+      assert.equal(data.resultType, want.resultType, q);
+      assert.deepEqual(data.result, want.result, q);
+      const wi = await engine.instantQuery(querier, q, end);
+      const ri = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent(q)}&time=${end / 1000}`);
+      // Instant vectors come in no defined order (as in Prometheus): compared by labels.
+      assert.deepEqual(byLabels((ri.body.data as { result: unknown[] }).result), byLabels(wi.result as unknown[]), q);
+    }
+    // An evaluation error in a worker: 422 execution, in Prometheus' words.
+    const e = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('wq + on(job) wq')}&time=${end / 1000}`);
+    assert.equal(e.status, 422);
+    assert.equal(e.body.errorType, 'execution');
+    assert.match(e.body.error!, /many-to-many matching not allowed/);
+    // A parse error never reaches a worker: 400 bad_data.
+    const p = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('sum(wq')}`);
+    assert.equal(p.status, 400);
+    assert.equal(p.body.errorType, 'bad_data');
+    // The worker survives errors: the next query is answered.
+    const ok = await getJson(`${n.httpUrl}/api/v1/query?query=count(wq)&time=${end / 1000}`);
+    assert.deepEqual((ok.body.data as { result: { value: [number, string] }[] }).result[0]!.value, [end / 1000, String(SERIES)]);
+  } finally {
+    await n.stop();
+  }
+});
+
+/** race sends a heavy query, then a probe once the query is under way; says which answered first. */
+async function race(n: TestNode): Promise<string[]> {
+  const order: string[] = [];
+  const end = T0 + SAMPLES * STEP;
+  // Thousands of subquery steps over every series: seconds of evaluation, little data.
+  const heavy = `max_over_time(sum by (s) (rate(wq[5m]))[${SAMPLES * STEP / 1000}s:100ms])`;
+  const q = getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent(heavy)}&time=${end / 1000}`).then((r) => {
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    order.push('query');
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const probe = fetch(`${n.httpUrl}/-/ready`).then((r) => { assert.equal(r.status, 200); order.push('probe'); });
+  await Promise.all([q, probe]);
+  return order;
+}
+
+test('a heavy query in a worker leaves the main thread free: the probe sent after it answers first', async () => {
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=1']);
+  try {
+    await load(n);
+    assert.deepEqual(await race(n), ['probe', 'query']);
+  } finally {
+    await n.stop();
+  }
+  // The control: evaluated on the main thread, the probe waits for the query.
+  const m = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=0']);
+  try {
+    await load(m);
+    assert.deepEqual(await race(m), ['query', 'probe']);
+  } finally {
+    await m.stop();
+  }
+});
