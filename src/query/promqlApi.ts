@@ -10,6 +10,8 @@ import { resolveTenant } from '../gateway/tenant.js';
 import { failure, formParams, jsonReply, parseStep, parseTime, resultEnvelope } from './httpApi.js';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
+import { prettify } from './promql/format.js';
+import { DEFAULT_STATUS_LIMIT, cardinalityStats } from './tsdbStatus.js';
 import { TenantQuerier, TenantSource, type QuerierOptions } from './querier.js';
 import type { QueryPool } from './workerPool.js';
 import { StatSlot } from '../sharedmem/layout.js';
@@ -76,7 +78,7 @@ export class PromqlApi {
       ...both('/api/v1/status/buildinfo', async () => ({
         version: VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: `node ${process.version}`,
       })),
-      ...both('/api/v1/status/tsdb', async () => this.tsdbStatus()),
+      ...both('/api/v1/status/tsdb', (req, p) => this.tsdbStatus(req, p)),
     ];
   }
 
@@ -125,24 +127,35 @@ export class PromqlApi {
   }
 
   private async formatQuery(p: URLSearchParams): Promise<string> {
-    const q = p.get('query');
-    this.parse(q);
-    // Our AST keeps no source positions for printing; the query is returned as parsed, trimmed.
-    return (q ?? '').trim();
+    // Prometheus answers parser.Prettify of the parsed expression (promql/format.ts).
+    return prettify(this.parse(p.get('query')));
   }
 
-  private async tsdbStatus(): Promise<unknown> {
-    let series = 0;
+  /**
+   * tsdbStatus is Prometheus' head cardinality page for the request's tenant: the head's series
+   * (all shards) counted by metric name, label name and label pair (src/query/tsdbStatus.ts).
+   * The time range and the chunk count are the whole head's (shared by all tenants).
+   */
+  private async tsdbStatus(req: HttpRequest, p: URLSearchParams): Promise<unknown> {
+    const limitParam = p.get('limit');
+    const limit = limitParam === null || limitParam === '' ? DEFAULT_STATUS_LIMIT : Number(limitParam);
+    const labels = await this.opts.pool.series({
+      tenant: this.tenant(req), matcherSets: [[{ type: '=~', name: '__name__', value: '.+' }]], mint: -Infinity, maxt: Infinity,
+    });
+    const c = cardinalityStats(labels, limit);
     let minT = Infinity;
     let maxT = -Infinity;
     for (const s of this.opts.pool.shards) {
-      series += s.stat(StatSlot.SERIES);
       minT = Math.min(minT, s.stat(StatSlot.MIN_T));
       maxT = Math.max(maxT, s.stat(StatSlot.MAX_T));
     }
     return {
-      headStats: { numSeries: series, numLabelPairs: 0, chunkCount: 0, minTime: Number.isFinite(minT) ? minT : 0, maxTime: Number.isFinite(maxT) ? maxT : 0 },
-      seriesCountByMetricName: [], labelValueCountByLabelName: [], memoryInBytesByLabelName: [], seriesCountByLabelValuePair: [],
+      headStats: {
+        numSeries: c.numSeries, numLabelPairs: c.numLabelPairs, chunkCount: 0,
+        minTime: Number.isFinite(minT) ? minT : 0, maxTime: Number.isFinite(maxT) ? maxT : 0,
+      },
+      seriesCountByMetricName: c.seriesCountByMetricName, labelValueCountByLabelName: c.labelValueCountByLabelName,
+      memoryInBytesByLabelName: c.memoryInBytesByLabelName, seriesCountByLabelValuePair: c.seriesCountByLabelValuePair,
     };
   }
 }
