@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../util/atomicFile.js';
 import { join } from 'node:path';
 import { writeBlock, type BlockChunk, type BlockSeries, type WrittenBlock } from './writer.js';
 import { compareLabelsUtf8 } from './index/order.js';
+import { clipChunk } from './clip.js';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { Labels } from '../model/labels.js';
 import type { ShardPool } from '../shards/pool.js';
@@ -181,9 +182,13 @@ export class BlockCutter {
       const item: { labels: Labels; chunks: BlockChunk[] } = { labels: [], chunks: [] };
       for (const f of found) {
         item.labels = f.labels;
-        // Chunks never cross a block boundary or the watermark (older ones were dropped), so every
-        // chunk overlapping the range lies inside it; the writer refuses one that does not.
-        item.chunks = views[f.shard]!.chunks(f.ref, mint, maxt - 1);
+        // Chunks never cross an aligned block boundary or the watermark (older ones were dropped);
+        // only a flush's unaligned end can fall inside a chunk: that one is clipped (clip.ts).
+        item.chunks = [];
+        for (const c of views[f.shard]!.chunks(f.ref, mint, maxt - 1)) {
+          const k = clipChunk(c, mint, maxt);
+          if (k !== undefined) item.chunks.push(k);
+        }
         yield item;
       }
     };

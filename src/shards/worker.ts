@@ -123,6 +123,9 @@ async function round(): Promise<boolean> {
     return true;
   }
   applyPending(head, pend);
+  // The time range before the acks: a flush right after a 2xx must see these samples.
+  stats[StatSlot.MIN_T] = head.minT;
+  stats[StatSlot.MAX_T] = head.maxT;
   for (let i = 0; i < doneN; i++) publish(done[i]!);
   return true;
 }
