@@ -412,7 +412,9 @@ function foldRange(lo: number, hi: number): string[] {
 export function compileAnchored(pattern: string): RegExp {
   const t = translateRe2(`(?s:${pattern})`);
   try {
-    return new RegExp(`^${t.source}$`, t.unicode ? 'u' : '');
+    // Always by code point, as Go matches: without `u`, `.` or a negated class would match half of
+    // a surrogate pair (an emoji in a label value would need `..`).
+    return new RegExp(`^${t.source}$`, 'u');
   } catch (e) {
     throw new Re2Error((e as Error).message, pattern);
   }

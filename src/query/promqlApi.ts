@@ -10,6 +10,7 @@ import { resolveTenant } from '../gateway/tenant.js';
 import { failure, formParams, jsonReply, parseStep, parseTime, resultEnvelope } from './httpApi.js';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
+import { documentedType, exprType } from './promql/ast.js';
 import { prettify } from './promql/format.js';
 import { DEFAULT_STATUS_LIMIT, cardinalityStats } from './tsdbStatus.js';
 import { TenantQuerier, TenantSource, type QuerierOptions } from './querier.js';
@@ -123,6 +124,10 @@ export class PromqlApi {
     if ((end - start) / step > 11000) throw new SluiceError(ErrorCode.BadRequest, 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     const text = p.get('query');
     const expr = this.parse(text);
+    const type = exprType(expr);
+    if (type !== 'vector' && type !== 'scalar') {
+      throw new SluiceError(ErrorCode.BadRequest, `invalid parameter "query": invalid expression type ${JSON.stringify(documentedType(type))} for range query, must be Scalar or instant Vector`);
+    }
     return this.evaluate(req, text!, expr, start, end, step);
   }
 
