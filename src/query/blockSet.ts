@@ -61,6 +61,19 @@ export class BlockSet {
     return this.known.filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint && (b.meta.thanos?.labels?.[tenantLabel] ?? tenant) === tenant);
   }
 
+  /** tenants returns the tenants (by tenant label) and the oldest time of the known blocks. */
+  async tenants(tenantLabel: string): Promise<{ tenants: string[]; minTime: number }> {
+    await this.refresh();
+    const tenants = new Set<string>();
+    let minTime = Infinity;
+    for (const b of this.known) {
+      const t = b.meta.thanos?.labels?.[tenantLabel];
+      if (t !== undefined) tenants.add(t);
+      minTime = Math.min(minTime, b.meta.minTime);
+    }
+    return { tenants: [...tenants], minTime };
+  }
+
   /** reader opens (once) and returns the reader of a known block. */
   reader(b: KnownBlock): Promise<BlockReader> {
     let r = this.open.get(b.ulid);

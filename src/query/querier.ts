@@ -55,7 +55,7 @@ export class TenantSource {
       const view = sh.view;
       for (const ref of refs) {
         const e = set.add(view.labels(ref));
-        for (const c of view.chunks(ref, mint, maxt)) set.chunk(e, c.data);
+        for (const c of view.chunks(ref, mint, maxt)) set.chunk(e, c.data, c.minT, c.maxT);
       }
     }));
     // Blocks: local and in the bucket.
@@ -65,7 +65,7 @@ export class TenantSource {
         const r = await bs.reader(b);
         for await (const s of r.select(rest, mint, maxt)) {
           const e = set.add(s.labels);
-          for (const c of s.chunks) set.chunk(e, c.data);
+          for (const c of s.chunks) set.chunk(e, c.data, c.minT, c.maxT);
         }
       }
     }

@@ -8,7 +8,8 @@
  * Layout: series i has labels `labels[i]` (name, value, name, value… flattened), its chunks are
  * chunk indexes [seriesChunks[i], seriesChunks[i+1]), chunk j's bytes are
  * bytes[chunkOffs[j], chunkOffs[j+1]), and merged[i] is 1 when its chunks came from several
- * sources (they may overlap and are then sorted and de-duplicated by timestamp).
+ * sources (they may overlap and are then sorted and de-duplicated by timestamp). When the sources
+ * gave each chunk's time range, chunk j spans [chunkMinT[j], chunkMaxT[j]] ms (NaN: not known).
  */
 import { XorIterator } from '../chunkenc/xor.js';
 import type { Labels } from '../model/labels.js';
@@ -21,16 +22,25 @@ export interface RawSeriesSet {
   chunkOffs: Uint32Array;
   bytes: Uint8Array;
   merged: Uint8Array;
+  /** chunkMinT[j] is chunk j's first sample time (ms), NaN when not known; absent when no source gave times. */
+  chunkMinT?: Float64Array;
+  /** chunkMaxT[j] is chunk j's last sample time (ms), NaN when not known; absent when no source gave times. */
+  chunkMaxT?: Float64Array;
 }
 
 /** transferList names the buffers of a set for postMessage. */
 export function transferList(s: RawSeriesSet): ArrayBuffer[] {
-  return [s.seriesChunks.buffer, s.chunkOffs.buffer, s.bytes.buffer, s.merged.buffer] as ArrayBuffer[];
+  const l = [s.seriesChunks.buffer, s.chunkOffs.buffer, s.bytes.buffer, s.merged.buffer] as ArrayBuffer[];
+  if (s.chunkMinT) l.push(s.chunkMinT.buffer as ArrayBuffer);
+  if (s.chunkMaxT) l.push(s.chunkMaxT.buffer as ArrayBuffer);
+  return l;
 }
 
 interface Entry {
   labels: Labels;
   chunks: Uint8Array[];
+  minT: number[];
+  maxT: number[];
   sources: number;
 }
 
@@ -39,6 +49,7 @@ export class SeriesSetBuilder {
   private readonly byKey = new Map<string, Entry>();
   private nChunks = 0;
   private nBytes = 0;
+  private hasTimes = false;
 
   /** add starts (or continues, from another source) the series with `labels`. */
   add(labels: Labels): Entry {
@@ -46,16 +57,19 @@ export class SeriesSetBuilder {
     for (const [n, v] of labels) key += n + '\xff' + v + '\xff';
     let e = this.byKey.get(key);
     if (e === undefined) {
-      e = { labels, chunks: [], sources: 0 };
+      e = { labels, chunks: [], minT: [], maxT: [], sources: 0 };
       this.byKey.set(key, e);
     }
     e.sources++;
     return e;
   }
 
-  /** chunk appends one chunk's XOR bytes to a series. */
-  chunk(e: Entry, data: Uint8Array): void {
+  /** chunk appends one chunk's XOR bytes to a series, with its time range (ms) when known. */
+  chunk(e: Entry, data: Uint8Array, minT = NaN, maxT = NaN): void {
     e.chunks.push(data);
+    e.minT.push(minT);
+    e.maxT.push(maxT);
+    if (!Number.isNaN(minT) || !Number.isNaN(maxT)) this.hasTimes = true;
     this.nChunks++;
     this.nBytes += data.length;
   }
@@ -68,21 +82,32 @@ export class SeriesSetBuilder {
     const bytes = new Uint8Array(this.nBytes);
     const merged = new Uint8Array(entries.length);
     const labels: string[][] = new Array(entries.length);
+    const chunkMinT = this.hasTimes ? new Float64Array(this.nChunks) : undefined;
+    const chunkMaxT = this.hasTimes ? new Float64Array(this.nChunks) : undefined;
     let c = 0;
     let off = 0;
     entries.forEach((e, i) => {
       labels[i] = relabel(e.labels).flat();
       merged[i] = e.sources > 1 ? 1 : 0;
       seriesChunks[i] = c;
-      for (const d of e.chunks) {
+      e.chunks.forEach((d, k) => {
+        if (chunkMinT && chunkMaxT) {
+          chunkMinT[c] = e.minT[k]!;
+          chunkMaxT[c] = e.maxT[k]!;
+        }
         chunkOffs[c++] = off;
         bytes.set(d, off);
         off += d.length;
-      }
+      });
     });
     seriesChunks[entries.length] = c;
     chunkOffs[c] = off;
-    return { labels, seriesChunks, chunkOffs, bytes, merged };
+    const set: RawSeriesSet = { labels, seriesChunks, chunkOffs, bytes, merged };
+    if (chunkMinT && chunkMaxT) {
+      set.chunkMinT = chunkMinT;
+      set.chunkMaxT = chunkMaxT;
+    }
+    return set;
   }
 }
 

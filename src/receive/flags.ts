@@ -32,7 +32,7 @@ const duration = (v: string): string => (parseDuration(v) === undefined ? `expec
 export const FLAGS: FlagSpec[] = [
   { name: 'remote-write.address', default: '0.0.0.0:19291', check: hostPort, help: 'Address to listen on for remote-write requests (POST /api/v1/receive and /api/v1/write).' },
   { name: 'http-address', default: '0.0.0.0:10902', check: hostPort, help: 'Address for /metrics, /-/healthy, /-/ready and the HTTP read API.' },
-  { name: 'grpc-address', default: '0.0.0.0:10901', check: hostPort, help: 'Address reserved for the Thanos StoreAPI (gRPC); validated, not served yet.' },
+  { name: 'grpc-address', default: '0.0.0.0:10901', check: hostPort, help: 'Address of the Thanos StoreAPI (gRPC: thanos.Store Series/LabelNames/LabelValues, thanos.info.Info) for Thanos Query and peers.' },
   { name: 'http-grace-period', default: '2m', check: duration, help: 'Time to wait for in-flight requests after SIGTERM before exiting.' },
   { name: 'tsdb.path', default: './data', help: 'Data directory.' },
   { name: 'tsdb.wal.fsync', default: 'batch', check: (v) => (['off', 'batch', 'always'].includes(v) ? '' : `expected off, batch or always, got ${JSON.stringify(v)}`), help: 'When the WAL is fsynced before a write is acknowledged: off (the OS decides; survives a process kill), batch (one fsync for all writes waiting, survives power loss), always (one per shard round).' },

@@ -19,7 +19,10 @@ import type { Bucket } from '../blocks/objstore/bucket.js';
 import { checkpoint } from '../wal/checkpoint.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
+import type { QuerierOptions } from '../query/querier.js';
 import { QueryPool } from '../query/workerPool.js';
+import { StoreServer } from '../query/storeapi/server.js';
+import { NodeStoreProvider } from '../query/storeProvider.js';
 import { ShardPool, type ShardEvent } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
@@ -73,6 +76,9 @@ export class ReceiveNode {
   private blockPass: Promise<void> = Promise.resolve();
   /** The bound remote-write port. */
   remoteWritePort = 0;
+  /** grpcPort is the bound StoreAPI port (useful when --grpc-address asked for port 0). */
+  grpcPort = 0;
+  private store: StoreServer | undefined;
   /** Head-series polling (limits config): the timer, and the last set sent to the gateways. */
   private headSeriesTimer: NodeJS.Timeout | undefined;
   private headSeriesOver = '[]';
@@ -163,10 +169,13 @@ export class ReceiveNode {
     }
     this.startBlocks();
     this.startHashringWatcher();
+    // The Thanos StoreAPI (Thanos Query, and peers' multi-node reads) once the heads are replayed.
+    this.store = new StoreServer(new NodeStoreProvider(this.querierOptions()), this.log);
+    this.grpcPort = await this.store.start(this.cfg.grpcAddress.host, this.cfg.grpcAddress.port);
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
-      http: `${this.cfg.httpAddress.host}:${this.http.port}`,
+      http: `${this.cfg.httpAddress.host}:${this.http.port}`, grpc: `${this.cfg.grpcAddress.host}:${this.grpcPort}`,
       shards: this.cfg.shards, gateways, http_engine: engine, snappy: snappyEngine, tsdb_path: this.cfg.tsdbPath,
     });
   }
@@ -275,15 +284,19 @@ export class ReceiveNode {
     return cut?.blocks.map((b) => b.ulid) ?? [];
   }
 
+  /** querierOptions: where this node's queries read (shards and blocks) and the labels added. */
+  private querierOptions(): QuerierOptions {
+    return { pool: this.pool, blocks: this.blockSet, tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels };
+  }
+
   private adminRoutes(): Route[] {
     const api = new MetadataApi(this.pool, {
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
       tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
     });
     const promql = new PromqlApi({
-      pool: this.pool, blocks: this.blockSet,
+      ...this.querierOptions(),
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
-      tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
       lookbackDeltaMs: this.cfg.query.lookbackDeltaMs, maxSamples: this.cfg.query.maxSamples, timeoutMs: this.cfg.query.timeoutMs,
       ...(this.queryPool ? { workers: this.queryPool } : {}),
     });
@@ -326,6 +339,7 @@ export class ReceiveNode {
     Atomics.store(this.nodeCtl, NodeCtl.READY, 0);
     this.log.info('shutting down');
     await this.gateways.stop(this.cfg.httpGracePeriodMs);
+    await this.store?.stop(this.cfg.httpGracePeriodMs);
     if (this.blockTimer) clearInterval(this.blockTimer);
     await this.blockPass;
     await this.shipper?.stop();

@@ -175,7 +175,7 @@ test('a bad limits file stops the start with one line naming the key', async () 
   const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
   const script = `import(${JSON.stringify(cli)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c ?? 0; });`;
   const p = spawn(process.execPath, ['--input-type=module', '-e', script, 'receive', `--tsdb.path=${join(dir, 'data-bad')}`, `--receive.limits-config-file=${bad}`,
-    '--remote-write.address=127.0.0.1:0', '--http-address=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--remote-write.address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
