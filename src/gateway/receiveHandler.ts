@@ -14,6 +14,7 @@ import type { LimitsConfig } from '../receive/limits.js';
 import { resolveTenant } from './tenant.js';
 import { RETRY_AFTER_SECONDS, statusOf } from './status.js';
 import { NodeCtl } from '../sharedmem/layout.js';
+import { STORE_API_PATH } from '../peer/discovery.js';
 import { ErrorCode } from '../errors.js';
 import type { HttpReply, HttpRequest, Route } from './http.js';
 import type { GatewayMetrics } from '../metrics/gateway.js';
@@ -32,6 +33,8 @@ export interface ReceiveOptions {
   gateways?: number;
   /** Hashring replication; absent = ingestor only (every write stored here, no per-request cost). */
   replication?: ReplicationOptions;
+  /** The bound StoreAPI port, told to peers at GET /api/v1/status/storeapi (multi-node reads). */
+  storeApiPort?: number;
 }
 
 /** NOT_READY answers writes while the receiver starts (WAL replay) or shuts down. */
@@ -74,9 +77,12 @@ export class ReceiveHandler {
     // Bodies over every tenant's size_bytes_limit are refused from Content-Length, before reading.
     const largest = this.limits.largestBody();
     const maxBodyBytes = largest > 0 ? Math.min(largest, this.opts.maxBodyBytes) : this.opts.maxBodyBytes;
+    const storeApi = JSON.stringify({ port: this.opts.storeApiPort ?? 0 });
     return [
       { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes, admit },
       { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes, admit },
+      // Peers find this node's StoreAPI here, from the address the hashring names (src/query/peerReads.ts).
+      { method: 'GET', path: STORE_API_PATH, maxBodyBytes: 0, handler: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: storeApi }) },
     ];
   }
 

@@ -100,7 +100,12 @@ export class PromqlApi {
   private async evaluate(req: HttpRequest, text: string, expr: ReturnType<PromqlApi['parse']>, start: number, end: number, step: number): Promise<unknown> {
     const tenant = this.tenant(req);
     const workers = this.opts.workers;
-    if (workers === undefined) return toApi(await this.engine.execExpr(new TenantQuerier(this.opts, tenant), expr, start, end, step));
+    if (workers === undefined) {
+      const q = new TenantQuerier(this.opts, tenant);
+      const raw = await this.engine.execExpr(q, expr, start, end, step);
+      for (const w of q.warnings) if (!raw.warnings.includes(w)) raw.warnings.push(w);
+      return toApi(raw);
+    }
     const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
     if ('error' in a) return new Answered(jsonReply(a.error.status, { status: 'error', errorType: a.error.errorType, error: a.error.message }));
     return new Answered({ status: 200, headers: { 'content-type': 'application/json' }, body: a.body });

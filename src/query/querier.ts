@@ -15,6 +15,7 @@ import { tenantExternalLabels, withLabels, type Labels } from '../model/labels.j
 import { SeriesSetBuilder, decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { BlockSet } from './blockSet.js';
+import type { PeerReads } from './peerReads.js';
 import type { Querier, SeriesData } from './promql/storage.js';
 
 /** QuerierOptions configures TenantSource. */
@@ -23,6 +24,10 @@ export interface QuerierOptions {
   blocks?: BlockSet;
   tenantLabelName: string;
   externalLabels: [string, string][];
+  /** The other nodes of the hashring, for multi-node reads (PromQL only: never for the StoreAPI). */
+  peers?: PeerReads;
+  /** --query.replica-label: dropped from every series so that replicas merge. */
+  replicaLabels?: string[];
 }
 
 /** TenantSource selects one tenant's series from heads and blocks, as raw chunks. */
@@ -40,13 +45,15 @@ export class TenantSource {
   /** select gathers the chunks overlapping [mint, maxt] of every series matching all matchers. */
   async select(matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
     const set = new SeriesSetBuilder();
-    const relabel = (l: Labels): Labels => withLabels(l, this.ext);
+    const drop = this.opts.replicaLabels ?? [];
+    const relabel = drop.length === 0 ? (l: Labels): Labels => withLabels(l, this.ext) : (l: Labels): Labels => withLabels(l, this.ext).filter(([n]) => !drop.includes(n));
+    const same = (l: Labels): Labels => l;
     const extMap = new Map(this.ext);
     const rest: Matcher[] = [];
     for (const m of matchers) {
       const v = extMap.get(m.name);
       if (v === undefined) rest.push(m);
-      else if (!compileMatcher(m).matches(v)) return set.build(relabel);
+      else if (!compileMatcher(m).matches(v)) return set.build(same);
     }
     // Heads: the shard names the matching refs; chunks are copied from shared memory here.
     const { pool } = this.opts;
@@ -54,7 +61,7 @@ export class TenantSource {
       const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
       const view = sh.view;
       for (const ref of refs) {
-        const e = set.add(view.labels(ref));
+        const e = set.add(relabel(view.labels(ref)));
         for (const c of view.chunks(ref, mint, maxt)) set.chunk(e, c.data, c.minT, c.maxT);
       }
     }));
@@ -64,24 +71,38 @@ export class TenantSource {
       for (const b of await bs.blocks(this.opts.tenantLabelName, this.tenant, mint, maxt)) {
         const r = await bs.reader(b);
         for await (const s of r.select(rest, mint, maxt)) {
-          const e = set.add(s.labels);
+          const e = set.add(relabel(s.labels));
           for (const c of s.chunks) set.chunk(e, c.data, c.minT, c.maxT);
         }
       }
     }
-    return set.build(relabel);
+    // Peers: their series carry their tenant and external labels already.
+    let warnings: string[] = [];
+    if (this.opts.peers) {
+      warnings = await this.opts.peers.select(this.tenant, rest, mint, maxt, (s) => {
+        const e = set.add(drop.length === 0 ? s.labels : s.labels.filter(([n]) => !drop.includes(n)));
+        for (const c of s.chunks) set.chunk(e, c.data, c.minT, c.maxT);
+      });
+    }
+    const out = set.build(same);
+    if (warnings.length > 0) out.warnings = warnings;
+    return out;
   }
 }
 
 /** TenantQuerier evaluates selections in this thread: a TenantSource, decoded. */
 export class TenantQuerier implements Querier {
   private readonly source: TenantSource;
+  /** Warnings of the selections so far (unreachable peers). */
+  readonly warnings: string[] = [];
 
   constructor(opts: QuerierOptions, tenant: string) {
     this.source = new TenantSource(opts, tenant);
   }
 
   async select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> {
-    return decodeSeriesSet(await this.source.select(matchers, mint, maxt), mint, maxt);
+    const set = await this.source.select(matchers, mint, maxt);
+    if (set.warnings) this.warnings.push(...set.warnings);
+    return decodeSeriesSet(set, mint, maxt);
   }
 }

@@ -26,6 +26,8 @@ export interface RawSeriesSet {
   chunkMinT?: Float64Array;
   /** chunkMaxT[j] is chunk j's last sample time (ms), NaN when not known; absent when no source gave times. */
   chunkMaxT?: Float64Array;
+  /** Why the set may be incomplete (a peer that could not be read); absent when complete. */
+  warnings?: string[];
 }
 
 /** transferList names the buffers of a set for postMessage. */

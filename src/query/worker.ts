@@ -52,6 +52,8 @@ class RemoteQuerier implements Querier {
   private readonly port: MessagePort;
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (s: RawSeriesSet) => void; reject: (e: Error) => void }>();
+  /** Warnings the selections came with (peers that could not be read). */
+  readonly warnings: string[] = [];
 
   constructor(port: MessagePort) {
     this.port = port;
@@ -70,6 +72,7 @@ class RemoteQuerier implements Querier {
       this.waiting.set(id, { resolve, reject });
       this.port.postMessage({ id, matchers, mint, maxt } satisfies SelectRequest);
     });
+    if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
     return decodeSeriesSet(set, mint, maxt);
   }
 }
@@ -80,6 +83,7 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
   try {
     const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
     const raw = await engine.execExpr(q, parseExpr(task.query), task.start, task.end, task.step);
+    raw.warnings.push(...q.warnings);
     return { body: JSON.stringify(resultEnvelope(toApi(raw))) };
   } catch (e) {
     if (e instanceof FailureError) return { error: e.failure };

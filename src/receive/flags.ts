@@ -40,6 +40,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
   { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
+  { name: 'query.replica-label', repeatable: true, help: 'Label whose values tell replicas of a series apart (repeatable): dropped before a multi-node query merges the replicas.', check: (v) => (/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v) ? '' : `expected a label name, got ${JSON.stringify(v)}`) },
   { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
@@ -80,13 +81,14 @@ export const NOT_YET = [
   'grpc-grace-period', 'remote-write.server-tls-cert', 'remote-write.server-tls-key', 'remote-write.server-tls-client-ca',
   'remote-write.client-tls-cert', 'remote-write.client-tls-key', 'remote-write.client-tls-ca', 'remote-write.client-server-name',
   'store.limits.request-series', 'store.limits.request-samples', 'enable-auto-gomemlimit', 'request.logging-config',
-  'request.logging-config-file', 'hash-func', 'matcher-cache-size', 'query.replica-label',
+  'request.logging-config-file', 'hash-func', 'matcher-cache-size',
 ];
 
 /** ReceiveFlags is the parsed flag set: single values and repeatables. */
 export interface ReceiveFlags {
   values: Map<string, string>;
   labels: [string, string][];
+  replicaLabels: string[];
 }
 
 /** parseLabelFlag parses key="value" (quotes optional); undefined if malformed. */
@@ -101,6 +103,7 @@ export function parseLabelFlag(v: string): [string, string] | undefined {
 export function parseReceiveFlags(argv: string[]): ReceiveFlags {
   const values = new Map<string, string>();
   const labels: [string, string][] = [];
+  const replicaLabels: string[] = [];
   const specs = new Map(FLAGS.map((f) => [f.name, f]));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -122,6 +125,7 @@ export function parseReceiveFlags(argv: string[]): ReceiveFlags {
     if (err) throw new ConfigError(`--${name}: ${err}`);
     if (spec.repeatable) {
       if (name === 'label') labels.push(parseLabelFlag(value)!);
+      else if (name === 'query.replica-label') replicaLabels.push(value);
     } else values.set(name, value);
   }
   for (const f of FLAGS) if (!values.has(f.name) && f.default !== undefined && !f.repeatable) values.set(f.name, f.default);
@@ -129,7 +133,7 @@ export function parseReceiveFlags(argv: string[]): ReceiveFlags {
   if (rf !== '1' && !values.has('receive.hashrings-file') && !values.has('receive.hashrings')) {
     throw new ConfigError(`--receive.replication-factor=${rf} needs a hashring (--receive.hashrings-file or --receive.hashrings)`);
   }
-  return { values, labels };
+  return { values, labels, replicaLabels };
 }
 
 /** ReceiveConfig is the typed configuration derived from flags. */
@@ -153,7 +157,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[] };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -248,7 +252,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
-      workers: queryWorkers,
+      workers: queryWorkers, replicaLabels: f.replicaLabels,
     },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
       ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },

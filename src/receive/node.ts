@@ -38,6 +38,9 @@ import { hasHeadSeriesLimits } from './limits.js';
 import { overHeadSeriesLimit } from '../gateway/limits.js';
 import { registerConfiguredLimits } from '../metrics/limits.js';
 import { HashringWatcher } from '../peer/watcher.js';
+import { Hashrings } from '../peer/hashrings.js';
+import { parseHashringsConfig } from '../peer/config.js';
+import { PeerReads } from '../query/peerReads.js';
 import { HashringMetrics } from '../peer/metrics.js';
 import { hashringsJson, type ReplicationOptions } from '../gateway/replication.js';
 
@@ -79,6 +82,8 @@ export class ReceiveNode {
   /** grpcPort is the bound StoreAPI port (useful when --grpc-address asked for port 0). */
   grpcPort = 0;
   private store: StoreServer | undefined;
+  /** Multi-node reads: the other endpoints of the hashring (with a hashring only). */
+  private peers: PeerReads | undefined;
   /** Head-series polling (limits config): the timer, and the last set sent to the gateways. */
   private headSeriesTimer: NodeJS.Timeout | undefined;
   private headSeriesOver = '[]';
@@ -102,6 +107,11 @@ export class ReceiveNode {
     });
     this.bucket = newBucket(cfg.objstore);
     this.blockSet = new BlockSet(join(cfg.tsdbPath, 'blocks'), this.bucket);
+    const h = cfg.hashrings;
+    if (h !== undefined) {
+      const rings = new Hashrings(parseHashringsConfig(h.text, h.file === '' ? '--receive.hashrings' : h.file), { algorithm: h.algorithm, replicationFactor: cfg.replicationFactor });
+      this.peers = new PeerReads(rings, { localEndpoint: h.localEndpoint, tenantLabelName: cfg.tenantLabelName, timeoutMs: cfg.query.timeoutMs });
+    }
     const q = cfg.query;
     this.queryPool = q.workers === 0 ? undefined
       : new QueryPool({ threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs });
@@ -135,6 +145,10 @@ export class ReceiveNode {
     const gateways = engine === 'uws' ? this.cfg.gateways : 1;
     // The admin server comes up first so /-/healthy answers (and /-/ready says 503) during start.
     this.http = await listen(engine, this.cfg.httpAddress.host, this.cfg.httpAddress.port, this.adminRoutes(), this.log);
+    // The Thanos StoreAPI (for Thanos Query, and peers' multi-node reads); the gateways tell peers
+    // its port. It serves this node's own data only (no fan-out: callers fan out themselves).
+    this.store = new StoreServer(new NodeStoreProvider({ ...this.querierOptions(), replicaLabels: [] }), this.log);
+    this.grpcPort = await this.store.start(this.cfg.grpcAddress.host, this.cfg.grpcAddress.port);
     // Gateways listen first and answer 503 until every shard has replayed its WAL.
     await this.gateways.start({
       gateways, host: this.cfg.remoteWriteAddress.host, port: this.cfg.remoteWriteAddress.port, engine,
@@ -144,6 +158,7 @@ export class ReceiveNode {
         maxBodyBytes: MAX_BODY_BYTES, maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
         ...(this.cfg.limits !== undefined ? { limits: this.cfg.limits } : {}),
         ...(this.cfg.hashrings !== undefined ? { replication: this.replicationOptions() } : {}),
+        storeApiPort: this.grpcPort,
       },
     }, this.pool);
     this.remoteWritePort = this.gateways.port;
@@ -169,9 +184,6 @@ export class ReceiveNode {
     }
     this.startBlocks();
     this.startHashringWatcher();
-    // The Thanos StoreAPI (Thanos Query, and peers' multi-node reads) once the heads are replayed.
-    this.store = new StoreServer(new NodeStoreProvider(this.querierOptions()), this.log);
-    this.grpcPort = await this.store.start(this.cfg.grpcAddress.host, this.cfg.grpcAddress.port);
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
@@ -226,6 +238,7 @@ export class ReceiveNode {
       path: h.file, intervalMs: h.refreshIntervalMs, algorithm: h.algorithm, replicationFactor: this.cfg.replicationFactor,
       metrics: new HashringMetrics(this.metrics.registry),
       onChange: (rings) => {
+        this.peers?.setRings(rings);
         void this.gateways.setHashrings(hashringsJson(rings.configs)).then((err) => {
           if (err !== '') this.log.error('hashring reload refused by a gateway', { err });
           else this.log.info('hashring file reloaded', { hashrings: rings.configs.length, endpoints: rings.addresses().size });
@@ -235,6 +248,7 @@ export class ReceiveNode {
     });
     // The file may have changed since the flags read it: the gateways get what the watcher loaded.
     const rings = w.load();
+    this.peers?.setRings(rings);
     void this.gateways.setHashrings(hashringsJson(rings.configs));
     w.start();
     this.hashringWatcher = w;
@@ -286,7 +300,10 @@ export class ReceiveNode {
 
   /** querierOptions: where this node's queries read (shards and blocks) and the labels added. */
   private querierOptions(): QuerierOptions {
-    return { pool: this.pool, blocks: this.blockSet, tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels };
+    return {
+      pool: this.pool, blocks: this.blockSet, tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
+      replicaLabels: this.cfg.query.replicaLabels,
+    };
   }
 
   private adminRoutes(): Route[] {
@@ -296,6 +313,7 @@ export class ReceiveNode {
     });
     const promql = new PromqlApi({
       ...this.querierOptions(),
+      ...(this.peers ? { peers: this.peers } : {}),
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
       lookbackDeltaMs: this.cfg.query.lookbackDeltaMs, maxSamples: this.cfg.query.maxSamples, timeoutMs: this.cfg.query.timeoutMs,
       ...(this.queryPool ? { workers: this.queryPool } : {}),
@@ -345,6 +363,7 @@ export class ReceiveNode {
     await this.shipper?.stop();
     await this.pool.stop();
     await this.queryPool?.close();
+    await this.peers?.close();
     await this.blockSet.close();
     await this.bucket.close();
     this.http?.closeAll();
