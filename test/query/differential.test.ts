@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { encodeBody, RW_HEADERS, startNode, type TestNode } from '../helpers/node.js';
 import type { SampleMsg, TimeSeriesMsg } from '../../src/proto/schema.js';
 import { diffReplies, type ApiReply } from './differential/compare.js';
-import { hasPrometheus, PROMETHEUS_BIN, startPrometheus, type PrometheusServer } from './differential/prometheus.js';
+import { hasPrometheus, PROMETHEUS_BIN, startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
 import { buildDataset, EXCLUDED, INSTANT_TIMES, QUERIES, RANGE, SCRAPE, sec, STEPS, T0, type DiffQuery } from './differential/queries.js';
 
 /** Labels Sluice adds to every series that Prometheus does not have (Thanos' tenant label). */

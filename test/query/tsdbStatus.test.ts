@@ -5,14 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Labels } from '../../src/model/labels.js';
 import { cardinalityStats, compareCodePoints, type TsdbStat } from '../../src/query/tsdbStatus.js';
 import { isSluiceError } from '../../src/errors.js';
-import { encodeBody, freePort, RW_HEADERS, series, startNode, waitReady } from '../helpers/node.js';
+import { encodeBody, RW_HEADERS, series, startNode } from '../helpers/node.js';
+import { hasPrometheus, PROMETHEUS_BIN, startPrometheus } from '../helpers/prometheus.js';
 import { Rng } from '../helpers/prng.js';
 
 const ls = (o: Record<string, string>): Labels => Object.keys(o).sort().map((k) => [k, o[k]!]);
@@ -100,7 +97,7 @@ test('top lists agree with a brute-force sort on random heads', () => {
   }
 });
 
-test('the same series in a real Prometheus give the same status lists', { skip: !existsSync('/usr/bin/prometheus') && 'no /usr/bin/prometheus' }, async () => {
+test('the same series in a real Prometheus give the same status lists', { skip: !hasPrometheus() && `no ${PROMETHEUS_BIN}` }, async () => {
   // 12 metrics, each with its own number of series and label values, some labels shared.
   const head: Labels[] = [];
   const rng = new Rng(3);
@@ -112,17 +109,9 @@ test('the same series in a real Prometheus give the same status lists', { skip: 
       head.push(ls(o));
     }
   }
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-tsdbstatus-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), 'global: {}\n');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const proc = spawn('/usr/bin/prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=error',
-  ], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const prom = await startPrometheus();
+  const base = prom.url;
   try {
-    await waitReady(`${base}/-/ready`, proc, 15_000);
     const now = Date.now();
     const body = encodeBody({ timeseries: head.map((l) => series(Object.fromEntries(l), [[now, 1]])) });
     const w = await fetch(`${base}/api/v1/write`, { method: 'POST', body, headers: RW_HEADERS });
@@ -168,8 +157,6 @@ test('the same series in a real Prometheus give the same status lists', { skip: 
       await n.stop();
     }
   } finally {
-    proc.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await prom.stop();
   }
 });

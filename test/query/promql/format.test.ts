@@ -8,13 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseExpr } from '../../../src/query/promql/parse.js';
 import { formatExpr, goFloatF, goFloatV, modelDuration, prettify } from '../../../src/query/promql/format.js';
-import { freePort, waitReady } from '../../helpers/node.js';
+import { hasPrometheus, PROMETHEUS_BIN, startPrometheus } from '../../helpers/prometheus.js';
 
 /** Cases of [input, expected canonical form]; an empty expectation means "same as the input". */
 const CANONICAL: [string, string][] = [
@@ -335,21 +333,12 @@ const VERSUS_PROMETHEUS = [
   'count(count by (version) (label_replace(prometheus_build_info{job="prometheus"}, "version", "$1", "version", "(.*)")))',
 ];
 
-test('prettify equals the format_query answer of a real Prometheus', { skip: !existsSync('/usr/bin/prometheus') && 'no /usr/bin/prometheus' }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-fmt-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), 'global: {}\n');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const proc = spawn('/usr/bin/prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--log.level=error',
-  ], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+test('prettify equals the format_query answer of a real Prometheus', { skip: !hasPrometheus() && `no ${PROMETHEUS_BIN}` }, async () => {
+  const prom = await startPrometheus();
   try {
-    await waitReady(`${base}/-/ready`, proc, 15_000);
     let split = 0;
     for (const q of VERSUS_PROMETHEUS) {
-      const r = await fetch(`${base}/api/v1/format_query`, { method: 'POST', body: new URLSearchParams({ query: q }) });
+      const r = await fetch(`${prom.url}/api/v1/format_query`, { method: 'POST', body: new URLSearchParams({ query: q }) });
       const body = await r.json() as { status: string; data: string };
       assert.equal(body.status, 'success', q);
       const ours = prettify(parseExpr(q));
@@ -358,8 +347,6 @@ test('prettify equals the format_query answer of a real Prometheus', { skip: !ex
     }
     assert.ok(split >= 15, `only ${split} of the compared queries split`);
   } finally {
-    proc.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await prom.stop();
   }
 });

@@ -1,5 +1,5 @@
 /**
- * A real Prometheus server as a child process, for the PromQL differential test: remote-write
+ * A real Prometheus server as a child process, for tests that compare with Prometheus: remote-write
  * receiver on, TSDB in a fresh temp dir, no scrape targets, listening on a free loopback port.
  * Touches only its own temp dir and the child it starts; stop() kills the child (SIGTERM, then
  * SIGKILL) and removes the dir.
@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitReady } from '../../helpers/node.js';
+import { freePort, waitReady } from './node.js';
 
 /** PROMETHEUS_BIN is the Prometheus 2.42 binary the test runs against (PROMETHEUS_BIN overrides). */
 export const PROMETHEUS_BIN = process.env['PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
