@@ -11,6 +11,8 @@ Commands:
   receive     accept Prometheus remote-write (drop-in for thanos receive)
   promqltest  run Prometheus promqltest scripts against Sluice's PromQL engine:
               sluice promqltest FILE...  (one line per failing eval, then "N passed, M failed, K skipped")
+  hashring    check hashring files: sluice hashring plan --from OLD --to NEW (what moves),
+              sluice hashring lint FILE (misconfigured rings; exits 1 on an error)
 
 Run 'sluice receive --help' for its flags.`;
 
@@ -24,6 +26,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   if (cmd === 'promqltest') {
     const { promqltestMain } = await import('./query/promqltest/index.js');
     return promqltestMain(rest);
+  }
+  if (cmd === 'hashring') {
+    const { hashringMain } = await import('./peer/hashringCli.js');
+    return hashringMain(rest);
   }
   if (cmd !== 'receive') {
     console.error(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
