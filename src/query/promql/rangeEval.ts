@@ -70,7 +70,7 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
   const w: Window = {
     t: new Float64Array(0), v: new Float64Array(0), st: undefined, lo: 0, hi: 0, ts: 0,
     rangeStart: 0, rangeEnd: 0, rangeMs: range, anchored, smoothed, params, metric: [], annos: ev.annos,
-    fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0,
+    fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0, noDrops: false,
   };
   const isRateLike = name === 'rate' || name === 'increase';
   for (const s of series) {
@@ -83,6 +83,15 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
     w.metric = s.labels;
     const t = s.ct;
     const n = t.length;
+    w.noDrops = false;
+    if (isRateLike) {
+      // One pass per series spares every window its reset scan when there is nothing to find.
+      // (A NaN compares false, as in the scan itself.)
+      const v = s.cv;
+      let drops = false;
+      for (let i = 1; i < n && !drops; i++) drops = v[i]! < v[i - 1]!;
+      w.noDrops = !drops;
+    }
     let lo = 0;
     let hi = 0;
     let step = -1;

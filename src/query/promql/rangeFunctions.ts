@@ -33,6 +33,8 @@ export interface Window {
   scratch: Float64Array;
   /** aux carries a second result out of helpers (the intercept of linearRegression). */
   aux: number;
+  /** noDrops: no value of the whole series is below the one before (no counter reset anywhere). */
+  noDrops: boolean;
 }
 
 export type RangeFn = (w: Window) => number | undefined;
@@ -152,7 +154,8 @@ function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean): numbe
   const firstT = t[lo]!;
   const lastT = t[hi - 1]!;
   let result = v[hi - 1]! - v[lo]!;
-  if (isCounter) {
+  // Without start times and without any drop in the series, the reset scan finds nothing.
+  if (isCounter && !(w.noDrops && st === undefined)) {
     let overlap = false;
     for (let i = lo + 1; i < hi; i++) {
       if (v[i]! < v[i - 1]!) {
