@@ -6,12 +6,26 @@
  * rendering of the answer happen here. Touches nothing but its port.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { setPriority } from 'node:os';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import { resultEnvelope } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SeriesData } from './promql/storage.js';
+
+/**
+ * QUERY_NICE is the CPU priority of query threads: below ingestion (nice 0), so that on a busy
+ * machine a heavy query takes longer instead of delaying remote-write acknowledgements. On Linux
+ * the nice value is per thread (setpriority with pid 0 applies to the calling thread only), and
+ * lowering one's own priority needs no privilege.
+ */
+const QUERY_NICE = 10;
+try {
+  setPriority(QUERY_NICE);
+} catch {
+  // Not permitted on this platform: queries run at the process' priority.
+}
 
 /** QueryTask is what the main thread hands a worker. */
 export interface QueryTask {
