@@ -54,8 +54,6 @@ export class ReceiveHandler {
   readonly replication: Replication | undefined;
   /** New series this thread saw per tenant (summed over threads at scrape time). */
   private readonly tenantSeries = new Map<string, number>();
-  inFlight = 0;
-  private idle: (() => void) | undefined;
 
   constructor(links: ShardLink[], nodeCtl: Int32Array, metrics: GatewayMetrics, opts: ReceiveOptions, log: Logger) {
     this.ingest = new Ingest(links, { maxDecompressedBytes: opts.maxDecompressedBytes });
@@ -86,19 +84,12 @@ export class ReceiveHandler {
     ];
   }
 
-  /** drained resolves once no request is in flight. */
-  drained(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((r) => { this.idle = r; });
-  }
-
   private async handle(req: HttpRequest, body: Uint8Array): Promise<HttpReply> {
     const started = performance.now();
     let tenant = this.opts.defaultTenant;
     let reply: HttpReply;
     let series = 0;
     let samples = 0;
-    this.inFlight++;
     try {
       tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
       checkContentType(req.headers.get('content-type'), req.headers.get('content-encoding'));
@@ -135,9 +126,6 @@ export class ReceiveHandler {
       if (status === 500) this.log.error('remote-write failed', { tenant, err: e instanceof Error ? e.message : String(e) });
       const headers: Record<string, string> = status === 503 || status === 429 ? { 'retry-after': RETRY_AFTER_SECONDS } : {};
       reply = { status, headers, body: (e instanceof Error ? e.message : String(e)) + '\n' };
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0 && this.idle) { this.idle(); this.idle = undefined; }
     }
     const code = String(reply.status);
     const m = this.metrics;

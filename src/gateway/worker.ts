@@ -43,7 +43,7 @@ port.on('message', (m: ToGateway | HeadSeriesOverMessage) => {
       // Stop accepting, finish what is in flight, then let the thread end.
       listener?.close();
       // In flight = headers received: bodies still uploading are read and answered too.
-      void (listener?.drained() ?? Promise.resolve()).then(() => handler.drained()).then(() => {
+      void (listener?.drained() ?? Promise.resolve()).then(() => {
         // Idle keep-alive connections would keep the thread (and its sockets) alive.
         listener?.closeAll();
         // Forwards still in flight finish (or time out) before the peer pools close.

@@ -38,6 +38,28 @@ export function resultEnvelope(data: { warnings: string[]; infos: string[] }): R
   return out;
 }
 
+/** QueryFailure is an error with its HTTP status and Prometheus errorType decided. */
+export interface QueryFailure { status: number; errorType: string; message: string }
+
+/**
+ * queryFailure classifies an error of a query: coded errors by their code, the engine's
+ * timeout as 503 `timeout`, any other evaluation error as 422 `execution` (Prometheus' classes).
+ */
+export function queryFailure(e: unknown): QueryFailure {
+  const message = isSluiceError(e) || e instanceof Error ? e.message : String(e);
+  if (isSluiceError(e)) {
+    const status = statusOf(e);
+    return { status, errorType: errorType(status), message };
+  }
+  if (/timed out/.test(message)) return { status: 503, errorType: 'timeout', message };
+  return { status: 422, errorType: 'execution', message };
+}
+
+/** failureReply renders a QueryFailure in Prometheus' error envelope. */
+export function failureReply(f: QueryFailure): HttpReply {
+  return jsonReply(f.status, { status: 'error', errorType: f.errorType, error: f.message });
+}
+
 /** failure answers an error in Prometheus' error envelope, its status chosen by its code. */
 export function failure(e: unknown): HttpReply {
   const status = statusOf(e);

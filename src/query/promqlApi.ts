@@ -5,12 +5,12 @@
  * Prometheus' JSON shape: parse errors are 400 bad_data, evaluation errors 422 execution,
  * timeouts 503 timeout. A query only sees the tenant named by the tenant header.
  */
-import { ErrorCode, SluiceError, isSluiceError } from '../errors.js';
+import { ErrorCode, SluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { failure, formParams, jsonReply, parseStep, parseTime, resultEnvelope } from './httpApi.js';
+import { failureReply, formParams, jsonReply, parseStep, parseTime, queryFailure, resultEnvelope } from './httpApi.js';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
-import { documentedType, exprType } from './promql/ast.js';
+import { documentedType, exprType, type Expr } from './promql/ast.js';
 import { prettify } from './promql/format.js';
 import { DEFAULT_STATUS_LIMIT, cardinalityStats } from './tsdbStatus.js';
 import { TenantQuerier, TenantSource, type QuerierOptions } from './querier.js';
@@ -60,10 +60,7 @@ export class PromqlApi {
         }
         return jsonReply(200, { status: 'success', data });
       } catch (e) {
-        if (isSluiceError(e)) return failure(e);
-        const msg = e instanceof Error ? e.message : String(e);
-        if (/timed out/.test(msg)) return jsonReply(503, { status: 'error', errorType: 'timeout', error: msg });
-        return jsonReply(422, { status: 'error', errorType: 'execution', error: msg });
+        return failureReply(queryFailure(e));
       }
     };
     const both = (path: string, f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>): Route[] => {
@@ -83,7 +80,7 @@ export class PromqlApi {
     ];
   }
 
-  private parse(text: string | null) {
+  private parse(text: string | null): Expr {
     if (text === null || text === '') throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "query": unknown position: parse error: no expression found in input');
     try {
       return parseExpr(text);
@@ -97,7 +94,7 @@ export class PromqlApi {
   }
 
   /** evaluate runs a checked query in a worker thread when there are any, else here. */
-  private async evaluate(req: HttpRequest, text: string, expr: ReturnType<PromqlApi['parse']>, start: number, end: number, step: number): Promise<unknown> {
+  private async evaluate(req: HttpRequest, text: string, expr: Expr, start: number, end: number, step: number): Promise<unknown> {
     const tenant = this.tenant(req);
     const workers = this.opts.workers;
     if (workers === undefined) {
@@ -107,7 +104,7 @@ export class PromqlApi {
       return toApi(raw);
     }
     const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
-    if ('error' in a) return new Answered(jsonReply(a.error.status, { status: 'error', errorType: a.error.errorType, error: a.error.message }));
+    if ('error' in a) return new Answered(failureReply(a.error));
     return new Answered({ status: 200, headers: { 'content-type': 'application/json' }, body: a.body });
   }
 

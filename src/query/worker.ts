@@ -10,7 +10,7 @@ import { setPriority } from 'node:os';
 import { Engine, toApi } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
-import { resultEnvelope } from './httpApi.js';
+import { queryFailure, resultEnvelope, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SeriesData } from './promql/storage.js';
 
@@ -46,9 +46,6 @@ export interface SelectRequest { id: number; matchers: Matcher[]; mint: number; 
 export type SelectReply =
   | { id: number; set: RawSeriesSet }
   | { id: number; error: QueryFailure };
-
-/** QueryFailure is an error with its HTTP status and Prometheus errorType decided. */
-export interface QueryFailure { status: number; errorType: string; message: string }
 
 /** QueryAnswer is a worker's answer: the whole response body, or a failure. */
 export type QueryAnswer = { body: string } | { error: QueryFailure };
@@ -100,10 +97,7 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
     raw.warnings.push(...q.warnings);
     return { body: JSON.stringify(resultEnvelope(toApi(raw))) };
   } catch (e) {
-    if (e instanceof FailureError) return { error: e.failure };
-    const message = e instanceof Error ? e.message : String(e);
-    if (/timed out/.test(message)) return { error: { status: 503, errorType: 'timeout', message } };
-    return { error: { status: 422, errorType: 'execution', message } };
+    return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
     task.port.close();
   }

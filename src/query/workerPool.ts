@@ -7,9 +7,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { isSluiceError } from '../errors.js';
-import { statusOf } from '../gateway/status.js';
-import { errorType } from './httpApi.js';
+import { queryFailure } from './httpApi.js';
 import { transferList } from './seriesSet.js';
 import type { TenantSource } from './querier.js';
 import type { QueryAnswer, QueryTask, SelectReply, SelectRequest } from './worker.js';
@@ -47,11 +45,7 @@ export class QueryPool {
     port2.on('message', (m: SelectRequest) => {
       source.select(m.matchers, m.mint, m.maxt).then(
         (set) => port2.postMessage({ id: m.id, set } satisfies SelectReply, transferList(set)),
-        (e: unknown) => {
-          const status = statusOf(e);
-          const message = isSluiceError(e) || e instanceof Error ? e.message : String(e);
-          port2.postMessage({ id: m.id, error: { status, errorType: errorType(status), message } } satisfies SelectReply);
-        },
+        (e: unknown) => port2.postMessage({ id: m.id, error: queryFailure(e) } satisfies SelectReply),
       );
     });
     try {

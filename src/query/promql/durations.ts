@@ -29,16 +29,21 @@ export function parseDuration(s: string): number {
   return ms;
 }
 
-/** formatDuration prints milliseconds as Prometheus does (`1h30m`, `0s`). */
+/**
+ * formatDuration prints milliseconds as Prometheus' model.Duration.String() does: `1h30m`, `0s`;
+ * years and weeks only when they divide exactly what is left (`90d`, not `12w6d`).
+ */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   let out = ms < 0 ? '-' : '';
   let r = Math.abs(ms);
   for (const u of DURATION_UNITS) {
-    const n = Math.floor(r / UNIT_MS[u]!);
+    const mult = UNIT_MS[u]!;
+    if ((u === 'y' || u === 'w') && r % mult !== 0) continue;
+    const n = Math.floor(r / mult);
     if (n > 0) {
       out += `${n}${u}`;
-      r -= n * UNIT_MS[u]!;
+      r -= n * mult;
     }
   }
   return out;

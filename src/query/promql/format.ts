@@ -31,6 +31,8 @@ import type {
 } from './ast.js';
 import type { Matcher } from '../../model/matchers.js';
 import { goQuote } from './strings.js';
+import { formatDuration } from './durations.js';
+import { formatGoFloatF, formatGoG } from './value.js';
 
 /** MAX_LINE is the length (in UTF-8 bytes) above which prettify splits a node, as Prometheus. */
 export const MAX_LINE = 100;
@@ -77,7 +79,7 @@ class Printer {
       case 'StringLiteral': return e.quoted;
       case 'VectorSelector': return vectorSelector(e, true);
       case 'MatrixSelector': {
-        const range = e.rangeExpr ? durationExpr(e.rangeExpr) : modelDuration(e.range);
+        const range = e.rangeExpr ? durationExpr(e.rangeExpr) : formatDuration(e.range);
         return `${vectorSelector(e.vs, false)}[${range}]${anchoring(e.vs)}${at(e.vs)}${offset(e.vs)}`;
       }
       case 'Subquery': return this.str(e.expr) + subquerySuffix(e);
@@ -158,10 +160,10 @@ function matching(vm: VectorMatching | undefined): string {
   const l = vm.fillLeft;
   const r = vm.fillRight;
   if (l !== undefined && r !== undefined && l === r) {
-    s += ` fill (${goFloatV(l)})`;
+    s += ` fill (${formatGoG(l)})`;
   } else {
-    if (l !== undefined) s += ` fill_left (${goFloatV(l)})`;
-    if (r !== undefined) s += ` fill_right (${goFloatV(r)})`;
+    if (l !== undefined) s += ` fill_left (${formatGoG(l)})`;
+    if (r !== undefined) s += ` fill_right (${formatGoG(r)})`;
   }
   return s;
 }
@@ -213,15 +215,15 @@ function at(n: { at?: number; atMode?: 'start' | 'end' }): string {
 
 function offset(n: { originalOffset: number; originalOffsetExpr?: DurationExpr }): string {
   if (n.originalOffsetExpr !== undefined) return ` offset ${offsetExpr(n.originalOffsetExpr)}`;
-  if (n.originalOffset > 0) return ` offset ${modelDuration(n.originalOffset)}`;
-  if (n.originalOffset < 0) return ` offset -${modelDuration(-n.originalOffset)}`;
+  if (n.originalOffset > 0) return ` offset ${formatDuration(n.originalOffset)}`;
+  if (n.originalOffset < 0) return ` offset -${formatDuration(-n.originalOffset)}`;
   return '';
 }
 
 function subquerySuffix(e: Subquery): string {
-  const range = e.rangeExpr ? durationExpr(e.rangeExpr) : modelDuration(e.range);
+  const range = e.rangeExpr ? durationExpr(e.rangeExpr) : formatDuration(e.range);
   let step = '';
-  if (e.step !== 0) step = modelDuration(e.step);
+  if (e.step !== 0) step = formatDuration(e.step);
   else if (e.stepExpr) step = durationExpr(e.stepExpr);
   return `[${range}:${step}]${at(e)}${offset(e)}`;
 }
@@ -231,9 +233,9 @@ function numberLiteral(e: NumberLiteral): string {
   // one; our parser does not record that yet, so this only acts once it does.
   if ((e as NumberLiteral & { duration?: boolean }).duration === true && Number.isFinite(e.val)) {
     const ms = Math.trunc(Math.round(Math.abs(e.val) * 1e9) / 1e6);
-    return (e.val < 0 ? '-' : '') + modelDuration(ms);
+    return (e.val < 0 ? '-' : '') + formatDuration(ms);
   }
-  return goFloatF(e.val);
+  return formatGoFloatF(e.val);
 }
 
 // --- duration arithmetic --------------------------------------------------------------------
@@ -257,7 +259,7 @@ function durPrec(d: DurationExpr): number {
 function durationExpr(d: DurationExpr): string {
   switch (d.type) {
     case 'DurNumber':
-      return d.ms !== undefined ? (d.ms < 0 ? `-${modelDuration(-d.ms)}` : modelDuration(d.ms)) : goFloatF(d.val);
+      return d.ms !== undefined ? (d.ms < 0 ? `-${formatDuration(-d.ms)}` : formatDuration(d.ms)) : formatGoFloatF(d.val);
     case 'DurCall':
       return `${d.fn}()`;
     case 'DurMinMax':
@@ -289,82 +291,3 @@ function offsetExpr(d: DurationExpr): string {
   return durPrec(d) === ATOM ? durationExpr(d) : `(${durationExpr(d)})`;
 }
 
-// --- Go number and duration formatting ------------------------------------------------------
-
-const DURATION_UNITS: readonly [unit: string, ms: number, exact: boolean][] = [
-  ['y', 365 * 24 * 3_600_000, true], ['w', 7 * 24 * 3_600_000, true], ['d', 24 * 3_600_000, false],
-  ['h', 3_600_000, false], ['m', 60_000, false], ['s', 1000, false], ['ms', 1, false],
-];
-
-/**
- * modelDuration prints milliseconds (≥ 0) as Prometheus' model.Duration.String(): years and
- * weeks only when they divide exactly what is left (`90d`, not `12w6d`), `0s` for zero.
- */
-export function modelDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  let left = ms;
-  let out = '';
-  for (const [unit, mult, exact] of DURATION_UNITS) {
-    if (exact && left % mult !== 0) continue;
-    const n = Math.floor(left / mult);
-    if (n > 0) {
-      out += `${n}${unit}`;
-      left -= n * mult;
-    }
-  }
-  return out;
-}
-
-/** shortest gives the shortest round-trip decimal digits of v > 0 and the decimal point's place. */
-function shortest(v: number): { digits: string; dp: number } {
-  const s = String(v);
-  const e = s.indexOf('e');
-  const mant = e < 0 ? s : s.slice(0, e);
-  const exp = e < 0 ? 0 : Number(s.slice(e + 1));
-  const dot = mant.indexOf('.');
-  const int = dot < 0 ? mant : mant.slice(0, dot);
-  let digits = int + (dot < 0 ? '' : mant.slice(dot + 1));
-  let dp = int.length + exp;
-  const lead = /^0*/.exec(digits)![0].length;
-  digits = digits.slice(lead).replace(/0+$/, '');
-  dp -= lead;
-  return { digits, dp };
-}
-
-function special(v: number): string | null {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  return null;
-}
-
-function fixed(digits: string, dp: number): string {
-  if (dp <= 0) return `0.${'0'.repeat(-dp)}${digits}`;
-  if (dp >= digits.length) return digits + '0'.repeat(dp - digits.length);
-  return `${digits.slice(0, dp)}.${digits.slice(dp)}`;
-}
-
-/** goFloatF formats like Go's strconv.FormatFloat(v, 'f', -1, 64): `1000000`, `0.00001`. */
-export function goFloatF(v: number): string {
-  const sp = special(v);
-  if (sp !== null) return sp;
-  const { digits, dp } = shortest(Math.abs(v));
-  return (v < 0 ? '-' : '') + fixed(digits, dp);
-}
-
-/** goFloatV formats like Go's fmt %v of a float64 ('g', shortest): `1e+06`, `0.0001`, `1e-05`. */
-export function goFloatV(v: number): string {
-  const sp = special(v);
-  if (sp !== null) return sp;
-  const { digits, dp } = shortest(Math.abs(v));
-  const exp = dp - 1;
-  let body: string;
-  if (exp < -4 || exp >= 6) {
-    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    body = `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  } else {
-    body = fixed(digits, dp);
-  }
-  return (v < 0 ? '-' : '') + body;
-}

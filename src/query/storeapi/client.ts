@@ -12,7 +12,7 @@ import { SluiceError, ErrorCode } from '../../errors.js';
 import type { Matcher } from '../../model/matchers.js';
 import {
   CODEC, ChunkEncoding, METHOD, PartialResponseStrategy, clampInt64, matcherToWire, toNum,
-  type InfoResponseMsg, type LabelMsg, type SeriesMsg, type SeriesResponseMsg,
+  type InfoResponseMsg, type LabelMsg, type LabelNamesRequestMsg, type SeriesMsg, type SeriesResponseMsg,
 } from './schema.js';
 
 /** StoreApiError is a failed StoreAPI call; grpcCode is the gRPC status code. */
@@ -95,6 +95,18 @@ function sameLabels(a: [string, string][], b: [string, string][]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]![0] !== b[i]![0] || a[i]![1] !== b[i]![1]) return false;
   return true;
+}
+
+/** labelsRequest is the part LabelNames and LabelValues requests share. */
+function labelsRequest(req: StoreLabelsRequest): LabelNamesRequestMsg {
+  return {
+    start: clampInt64(req.start),
+    end: clampInt64(req.end),
+    matchers: (req.matchers ?? []).map(matcherToWire),
+    limit: req.limit ?? 0,
+    withoutReplicaLabels: req.withoutReplicaLabels ?? [],
+    partialResponseStrategy: req.partialResponse === true ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+  };
 }
 
 /** StoreClient calls one StoreAPI endpoint. */
@@ -187,29 +199,14 @@ export class StoreClient {
 
   /** labelNames returns the label names of the series matching the request, sorted. */
   async labelNames(req: StoreLabelsRequest): Promise<string[]> {
-    const res = await this.unary(METHOD.LabelNames, CODEC.namesReq.ser, CODEC.namesRes.de, {
-      start: clampInt64(req.start),
-      end: clampInt64(req.end),
-      matchers: (req.matchers ?? []).map(matcherToWire),
-      limit: req.limit ?? 0,
-      withoutReplicaLabels: req.withoutReplicaLabels ?? [],
-      partialResponseStrategy: req.partialResponse === true ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
-    });
+    const res = await this.unary(METHOD.LabelNames, CODEC.namesReq.ser, CODEC.namesRes.de, labelsRequest(req));
     req.warnings?.push(...res.warnings);
     return [...res.names];
   }
 
   /** labelValues returns the values of label `label` of the series matching the request, sorted. */
   async labelValues(label: string, req: StoreLabelsRequest): Promise<string[]> {
-    const res = await this.unary(METHOD.LabelValues, CODEC.valuesReq.ser, CODEC.valuesRes.de, {
-      label,
-      start: clampInt64(req.start),
-      end: clampInt64(req.end),
-      matchers: (req.matchers ?? []).map(matcherToWire),
-      limit: req.limit ?? 0,
-      withoutReplicaLabels: req.withoutReplicaLabels ?? [],
-      partialResponseStrategy: req.partialResponse === true ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
-    });
+    const res = await this.unary(METHOD.LabelValues, CODEC.valuesReq.ser, CODEC.valuesRes.de, { label, ...labelsRequest(req) });
     req.warnings?.push(...res.warnings);
     return [...res.values];
   }

@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseExpr } from '../../../src/query/promql/parse.js';
-import { formatExpr, goFloatF, goFloatV, modelDuration, prettify } from '../../../src/query/promql/format.js';
+import { formatExpr, prettify } from '../../../src/query/promql/format.js';
+import { formatGoFloatF as goFloatF, formatGoG as goFloatV } from '../../../src/query/promql/value.js';
+import { formatDuration as modelDuration } from '../../../src/query/promql/durations.js';
 import { hasPrometheus, PROMETHEUS_BIN, startPrometheus } from '../../helpers/prometheus.js';
 
 /** Cases of [input, expected canonical form]; an empty expectation means "same as the input". */
