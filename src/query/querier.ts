@@ -61,7 +61,8 @@ export class TenantSource {
       const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
       const view = sh.view;
       for (const ref of refs) {
-        const e = set.add(relabel(view.labels(ref)));
+        // Series of the heads are distinct, unless dropping replica labels makes two the same.
+        const e = drop.length === 0 ? set.addDistinct(relabel(view.labels(ref))) : set.add(relabel(view.labels(ref)));
         for (const c of view.chunks(ref, mint, maxt)) set.chunk(e, c.data, c.minT, c.maxT);
       }
     }));

@@ -38,6 +38,12 @@ export function transferList(s: RawSeriesSet): ArrayBuffer[] {
   return l;
 }
 
+function labelsKey(labels: Labels): string {
+  let key = '';
+  for (const [n, v] of labels) key += n + '\xff' + v + '\xff';
+  return key;
+}
+
 interface Entry {
   labels: Labels;
   chunks: Uint8Array[];
@@ -46,21 +52,39 @@ interface Entry {
   sources: number;
 }
 
-/** SeriesSetBuilder collects series from several sources, keyed by their label set. */
+/**
+ * SeriesSetBuilder collects series from several sources. The first source's series are known to
+ * be distinct (a series lives on one shard) and are only listed; the label-set index that merges
+ * a series found again is built when a second source starts adding, so a head-only selection
+ * builds no keys at all.
+ */
 export class SeriesSetBuilder {
-  private readonly byKey = new Map<string, Entry>();
+  private readonly entries: Entry[] = [];
+  private byKey: Map<string, Entry> | undefined;
   private nChunks = 0;
   private nBytes = 0;
   private hasTimes = false;
 
+  /** addDistinct lists a series no other call of addDistinct adds (the heads' series). */
+  addDistinct(labels: Labels): Entry {
+    if (this.byKey !== undefined) return this.add(labels);
+    const e: Entry = { labels, chunks: [], minT: [], maxT: [], sources: 1 };
+    this.entries.push(e);
+    return e;
+  }
+
   /** add starts (or continues, from another source) the series with `labels`. */
   add(labels: Labels): Entry {
-    let key = '';
-    for (const [n, v] of labels) key += n + '\xff' + v + '\xff';
+    if (this.byKey === undefined) {
+      this.byKey = new Map();
+      for (const x of this.entries) this.byKey.set(labelsKey(x.labels), x);
+    }
+    const key = labelsKey(labels);
     let e = this.byKey.get(key);
     if (e === undefined) {
       e = { labels, chunks: [], minT: [], maxT: [], sources: 0 };
       this.byKey.set(key, e);
+      this.entries.push(e);
     }
     e.sources++;
     return e;
@@ -78,7 +102,7 @@ export class SeriesSetBuilder {
 
   /** build packs the collected series, passing each label set through `relabel` first. */
   build(relabel: (l: Labels) => Labels): RawSeriesSet {
-    const entries = [...this.byKey.values()].filter((e) => e.chunks.length > 0);
+    const entries = this.entries.filter((e) => e.chunks.length > 0);
     const seriesChunks = new Uint32Array(entries.length + 1);
     const chunkOffs = new Uint32Array(this.nChunks + 1);
     const bytes = new Uint8Array(this.nBytes);
