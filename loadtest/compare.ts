@@ -11,14 +11,15 @@
  * creates every series), then send the measured rounds (1..N, or for S seconds) while sampling
  * the RSS of the target and all its descendants every 250 ms, then stop it and delete its data.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import {
+  cleanupAllSync, freePort, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady,
+} from './lib/children.js';
 import { formatResult, isMainModule, prepareLoad, resolveOptions, runLoad, verifyPrepared, type LoadOptions, type LoadResult } from './generator.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -57,155 +58,6 @@ function debVersion(pkg: string): string {
   return r.status === 0 ? r.stdout.trim() : '';
 }
 
-/** freePort asks the kernel for a free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// RSS of a process tree, from /proc
-
-function readPpids(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  let entries: string[] = [];
-  try { entries = readdirSync('/proc'); } catch { return children; }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try { stat = readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    const list = children.get(ppid);
-    if (list) list.push(Number(e)); else children.set(ppid, [Number(e)]);
-  }
-  return children;
-}
-
-/** processTree lists pid and all its descendants. */
-export function processTree(pid: number): number[] {
-  const children = readPpids();
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length && out.length < 10_000) {
-    const p = stack.pop() as number;
-    out.push(p);
-    for (const c of children.get(p) ?? []) stack.push(c);
-  }
-  return out;
-}
-
-/** treeRssBytes sums VmRSS over pid and its descendants (0 when gone). */
-export function treeRssBytes(pid: number): number {
-  let kb = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch { /* exited */ }
-  }
-  return kb * 1024;
-}
-
-/** USER_HZ: /proc reports CPU times in clock ticks, 100 per second on Linux. */
-const CLK_TCK = 100;
-
-/**
- * treeCpuSeconds sums utime+stime over pid and its live descendants, plus the CPU time of
- * children the root has already reaped (cutime+cstime).
- */
-export function treeCpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-      if (p === pid) ticks += Number(f[13]) + Number(f[14]);
-    } catch { /* exited */ }
-  }
-  return ticks / CLK_TCK;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: started in their own process group, always killed on exit.
-
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  hasExited: () => boolean;
-  logFile: string;
-}
-const live = new Set<Running>();
-const tempDirs = new Set<string>();
-
-function killTree(r: Running, sig: NodeJS.Signals): void {
-  const pid = r.child.pid;
-  if (pid === undefined || r.hasExited()) return;
-  const pids = processTree(pid);
-  try { process.kill(-pid, sig); } catch { /* group gone */ }
-  for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } }
-}
-
-function cleanupAllSync(): void {
-  for (const r of live) killTree(r, 'SIGKILL');
-  live.clear();
-  for (const d of tempDirs) { try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ } }
-  tempDirs.clear();
-}
-
-function startChild(cmd: string, args: string[], logFile: string, cwd: string): Running {
-  const fd = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', fd, fd], env: process.env });
-  closeSync(fd);
-  let done = false;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => { done = true; resolve(); });
-    child.once('error', () => { done = true; resolve(); });
-  });
-  const r: Running = { child, exited, hasExited: () => done, logFile };
-  live.add(r);
-  return r;
-}
-
-async function stopChild(r: Running, graceMs = 15_000): Promise<void> {
-  killTree(r, 'SIGTERM');
-  const t = setTimeout(() => killTree(r, 'SIGKILL'), graceMs);
-  await r.exited;
-  clearTimeout(t);
-  // Descendants that outlived their parent.
-  const pid = r.child.pid;
-  if (pid !== undefined) { try { process.kill(-pid, 'SIGKILL'); } catch { /* none left */ } }
-  live.delete(r);
-}
-
-function logTail(file: string, lines = 25): string {
-  try { return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(r: Running, url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (r.hasExited()) throw new Error(`exited before becoming ready (code ${String(r.child.exitCode)})`);
-    try {
-      const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-    } catch { /* not listening yet */ }
-    await sleep(200);
-  }
-  throw new Error(`not ready after ${timeoutMs / 1000} s (${url})`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Targets

@@ -17,14 +17,15 @@
  * Touches: child processes it starts (their process groups), temp dirs under os.tmpdir(), and
  * loopback ports; nothing else. Reads dist/ (Sluice) but never builds it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
-import { findRepoRoot, processTree, treeCpuSeconds, treeRssBytes } from './compare.js';
+import { findRepoRoot } from './compare.js';
+import {
+  cleanupAllSync, freePort, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
+} from './lib/children.js';
 import { isMainModule } from './generator.js';
 import {
   CLUSTERS, METRIC, QueryClient, SCRAPE_MS, bulkLoad, compareResults, expectedClusterRates, makeDataSet, makeTemplates,
@@ -32,90 +33,27 @@ import {
 } from './lib/queryLoad.js';
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: each in its own process group, killed on exit, error and signals.
+// Child processes (lib/children.ts): each with its own temp dir, removed when it stops.
 
-interface Child { name: string; proc: ChildProcess; exited: Promise<void>; gone: () => boolean; log: string; dir: string }
-const children = new Set<Child>();
-const tempDirs = new Set<string>();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+interface Child { name: string; run: Running; dir: string }
 
-function signalTree(c: Child, sig: NodeJS.Signals): void {
-  const pid = c.proc.pid;
-  if (pid === undefined || c.gone()) return;
-  const pids = processTree(pid);
-  try { process.kill(-pid, sig); } catch { /* group gone */ }
-  for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } }
-}
-
-/** killAllSync SIGKILLs every child still running and removes the temp dirs. */
-function killAllSync(): void {
-  for (const c of children) signalTree(c, 'SIGKILL');
-  children.clear();
-  for (const d of tempDirs) { try { rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ } }
-  tempDirs.clear();
-}
-
-function startChild(name: string, cmd: string, args: string[], cwd: string): Child {
+function startNamed(name: string, cmd: string, args: string[], cwd: string): Child {
   const dir = mkdtempSync(path.join(os.tmpdir(), `sluice-qbench-${name}-`));
   tempDirs.add(dir);
-  const log = path.join(dir, 'server.log');
-  const fd = openSync(log, 'a');
   const resolved = args.map((a) => a.replaceAll('{dir}', dir));
   console.error(`== ${name}: ${[cmd, ...resolved].join(' ')}`);
-  const proc = spawn(cmd, resolved, { cwd, detached: true, stdio: ['ignore', fd, fd], env: process.env });
-  closeSync(fd);
-  let done = false;
-  const exited = new Promise<void>((resolve) => {
-    proc.once('exit', () => { done = true; resolve(); });
-    proc.once('error', () => { done = true; resolve(); });
-  });
-  const c: Child = { name, proc, exited, gone: () => done, log, dir };
-  children.add(c);
-  return c;
+  return { name, run: startChild(cmd, resolved, path.join(dir, 'server.log'), cwd), dir };
 }
 
-async function stopChild(c: Child): Promise<void> {
-  signalTree(c, 'SIGTERM');
-  const t = setTimeout(() => signalTree(c, 'SIGKILL'), 15_000);
-  await c.exited;
-  clearTimeout(t);
-  const pid = c.proc.pid;
-  if (pid !== undefined) { try { process.kill(-pid, 'SIGKILL'); } catch { /* none left */ } }
-  children.delete(c);
+async function stopNamed(c: Child): Promise<void> {
+  await stopChild(c.run);
   rmSync(c.dir, { recursive: true, force: true });
   tempDirs.delete(c.dir);
 }
 
-function logTail(c: Child, lines = 20): string {
-  try { return readFileSync(c.log, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
-}
-
-async function waitReady(c: Child, url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (c.gone()) throw new Error(`${c.name} exited before becoming ready:\n${logTail(c)}`);
-    try {
-      const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-    } catch { /* not listening yet */ }
-    await sleep(200);
-  }
-  throw new Error(`${c.name} not ready after ${timeoutMs / 1000} s (${url})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const pidOf = (c: Child): number => c.run.child.pid as number;
+const gone = (c: Child): boolean => c.run.hasExited();
+const tailOf = (c: Child): string => logTail(c.run.logFile, 20);
 
 // ---------------------------------------------------------------------------------------------
 // Servers
@@ -127,24 +65,24 @@ async function startSluice(root: string, extra: string[]): Promise<Server> {
   const bin = path.join(root, 'bin', 'sluice.js');
   if (!existsSync(path.join(root, 'dist', 'src', 'cli.js'))) throw new Error('dist/src/cli.js not found: run `npm run build` first');
   const [rw, http, grpc] = [await freePort(), await freePort(), await freePort()];
-  const child = startChild('sluice', process.execPath, [bin, 'receive', '--tsdb.path={dir}/data', `--remote-write.address=127.0.0.1:${rw}`,
+  const child = startNamed('sluice', process.execPath, [bin, 'receive', '--tsdb.path={dir}/data', `--remote-write.address=127.0.0.1:${rw}`,
     `--http-address=127.0.0.1:${http}`, `--grpc-address=127.0.0.1:${grpc}`, ...extra], root);
   let version = '';
   try { version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? ''; } catch { /* none */ }
   const s: Server = { name: 'sluice', label: 'Sluice', version: `sluice ${version}`, child, writeUrl: `http://127.0.0.1:${rw}/api/v1/receive`, apiOrigin: `http://127.0.0.1:${http}`, rssAfterLoad: 0 };
-  await waitReady(child, `${s.apiOrigin}/-/ready`);
+  await waitReady(child.run, `${s.apiOrigin}/-/ready`, 60_000, child.name);
   return s;
 }
 
 async function startPrometheus(bin: string, root: string, extra: string[]): Promise<Server> {
   const port = await freePort();
-  const child = startChild('prometheus', bin, ['--web.enable-remote-write-receiver', '--storage.tsdb.path={dir}/data',
+  const child = startNamed('prometheus', bin, ['--web.enable-remote-write-receiver', '--storage.tsdb.path={dir}/data',
     `--web.listen-address=127.0.0.1:${port}`, '--config.file={dir}/prometheus.yml', ...extra], root);
   writeFileSync(path.join(child.dir, 'prometheus.yml'), '# No scrape jobs: the benchmark only remote-writes.\nglobal:\n  scrape_interval: 15s\n');
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   const v = /version (\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? '';
   const s: Server = { name: 'prometheus', label: 'Prometheus', version: `prometheus ${v}`, child, writeUrl: `http://127.0.0.1:${port}/api/v1/write`, apiOrigin: `http://127.0.0.1:${port}`, rssAfterLoad: 0 };
-  await waitReady(child, `${s.apiOrigin}/-/ready`);
+  await waitReady(child.run, `${s.apiOrigin}/-/ready`, 60_000, child.name);
   return s;
 }
 
@@ -183,7 +121,7 @@ function truthCheck(d: DataSet, end: number): (r: PromResult) => string | undefi
 
 /** timedQuery runs one query and also takes the server's CPU time around it (not timed itself). */
 async function timedQuery(srv: Server, client: QueryClient, q: QuerySpec): Promise<{ ms: number; cpu: number; data: PromResult; bytes: number }> {
-  const pid = srv.child.proc.pid as number;
+  const pid = pidOf(srv.child);
   const c0 = treeCpuSeconds(pid);
   const r = await client.run(q.path, q.params);
   return { ...r, cpu: treeCpuSeconds(pid) - c0 };
@@ -337,9 +275,9 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
     console.error(`loading ${s.label} (${fmtInt(d.series * d.samples)} samples) ...`);
     s.load = await bulkLoad(s.writeUrl, d, loadTpls, f.loadConcurrency,
       (p) => console.error(`   ${p.elapsedSec.toFixed(0)} s: step ${p.step}/${d.samples}, ${fmtInt(p.samples / p.elapsedSec)} samples/s`), signal);
-    s.rssAfterLoad = treeRssBytes(s.child.proc.pid as number);
+    s.rssAfterLoad = treeRssBytes(pidOf(s.child));
     console.error(`   ${s.load.seconds.toFixed(1)} s, ${fmtInt(s.load.samples / s.load.seconds)} samples/s, ${s.load.retries} retries, RSS ${mib(s.rssAfterLoad)}`);
-    if (s.child.gone()) throw new Error(`${s.label} died during the load:\n${logTail(s.child)}`);
+    if (gone(s.child)) throw new Error(`${s.label} died during the load:\n${tailOf(s.child)}`);
   }
 
   // 2. Every sample must be there: count(x) = N and the samples over the loaded range = N × S.
@@ -405,7 +343,7 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
   for (const c of clients.values()) await c.close();
 
   // 4. Remote-write latency of Sluice, idle and while queries loop (Prometheus is stopped first).
-  for (const s of servers.slice(1)) await stopChild(s.child);
+  for (const s of servers.slice(1)) await stopNamed(s.child);
   if (!f.skipWrite) {
     const sluice = servers[0] as Server;
     const writeTpls = makeTemplates(d, f.writeBatch);
@@ -451,8 +389,8 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
     report.write = { phases, stepMs, queriesDone, queryMs, queryErrors };
     console.error(`   idle p99 ${fmtMs(phases[1]?.p99 ?? 0)} ms, loaded p99 ${fmtMs(phases[2]?.p99 ?? 0)} ms`);
   }
-  if (servers[0]?.child.gone()) throw new Error(`Sluice died:\n${logTail(servers[0].child)}`);
-  await stopChild((servers[0] as Server).child);
+  if (servers[0] !== undefined && gone(servers[0].child)) throw new Error(`Sluice died:\n${tailOf(servers[0].child)}`);
+  await stopNamed((servers[0] as Server).child);
   return { report, ok };
 }
 
@@ -465,13 +403,13 @@ async function main(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     console.error(`\n${sig}: stopping servers`);
     ac.abort();
-    const waits = [...children].map((c) => c.exited);
-    for (const c of children) signalTree(c, 'SIGKILL');
-    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { killAllSync(); process.exit(130); });
+    const waits = [...live].map((r) => r.exited);
+    for (const r of live) killTree(r, 'SIGKILL');
+    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { cleanupAllSync(); process.exit(130); });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  process.once('exit', killAllSync);
+  process.once('exit', cleanupAllSync);
   try {
     const { report, ok } = await run(f, env, ac.signal);
     const md = renderReport(report);
@@ -480,13 +418,13 @@ async function main(argv: string[]): Promise<number> {
     if (f.out) { writeFileSync(f.out, `${md}\n`); console.error(`wrote ${f.out}`); }
     return ok ? 0 : 1;
   } finally {
-    for (const c of [...children]) await stopChild(c).catch(() => undefined);
+    for (const r of [...live]) await stopChild(r).catch(() => undefined);
   }
 }
 
 if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
-    (err: unknown) => { console.error(err instanceof Error ? err.message : String(err)); killAllSync(); process.exitCode = 2; },
+    (err: unknown) => { console.error(err instanceof Error ? err.message : String(err)); cleanupAllSync(); process.exitCode = 2; },
   );
 }
