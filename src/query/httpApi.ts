@@ -26,18 +26,6 @@ export function success(data: unknown): HttpReply {
   return jsonReply(200, { status: 'success', data });
 }
 
-/**
- * resultEnvelope is the success envelope of a query answer: its warnings and infos (Prometheus
- * 3.x annotations) move out of `data` to the top level, and are left out when empty.
- */
-export function resultEnvelope(data: { warnings: string[]; infos: string[] }): Record<string, unknown> {
-  const { warnings, infos, ...rest } = data;
-  const out: Record<string, unknown> = { status: 'success', data: rest };
-  if (warnings.length > 0) out['warnings'] = warnings;
-  if (infos.length > 0) out['infos'] = infos;
-  return out;
-}
-
 /** QueryFailure is an error with its HTTP status and Prometheus errorType decided. */
 export interface QueryFailure { status: number; errorType: string; message: string }
 

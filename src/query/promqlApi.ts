@@ -7,8 +7,9 @@
  */
 import { ErrorCode, SluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { failureReply, formParams, jsonReply, parseStep, parseTime, queryFailure, resultEnvelope } from './httpApi.js';
-import { Engine, toApi } from './promql/engine.js';
+import { failureReply, formParams, jsonReply, parseStep, parseTime, queryFailure } from './httpApi.js';
+import { answerJson } from './answerJson.js';
+import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { documentedType, exprType, type Expr } from './promql/ast.js';
 import { prettify } from './promql/format.js';
@@ -19,6 +20,7 @@ import { StatSlot } from '../sharedmem/layout.js';
 import type { HttpReply, HttpRequest, Route } from '../gateway/http.js';
 
 const VERSION = '0.1.0';
+const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** PromqlApiOptions configures the PromQL endpoints. */
 export interface PromqlApiOptions extends QuerierOptions {
@@ -55,9 +57,6 @@ export class PromqlApi {
       try {
         const data = await f(req, formParams(req, body));
         if (data instanceof Answered) return data.reply;
-        if (data !== null && typeof data === 'object' && 'warnings' in data) {
-          return jsonReply(200, resultEnvelope(data as { warnings: string[]; infos: string[] }));
-        }
         return jsonReply(200, { status: 'success', data });
       } catch (e) {
         return failureReply(queryFailure(e));
@@ -101,11 +100,11 @@ export class PromqlApi {
       const q = new TenantQuerier(this.opts, tenant);
       const raw = await this.engine.execExpr(q, expr, start, end, step);
       for (const w of q.warnings) if (!raw.warnings.includes(w)) raw.warnings.push(w);
-      return toApi(raw);
+      return new Answered({ status: 200, headers: JSON_HEADERS, body: answerJson(raw) });
     }
     const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
     if ('error' in a) return new Answered(failureReply(a.error));
-    return new Answered({ status: 200, headers: { 'content-type': 'application/json' }, body: a.body });
+    return new Answered({ status: 200, headers: JSON_HEADERS, body: a.body });
   }
 
   private async query(req: HttpRequest, p: URLSearchParams): Promise<unknown> {

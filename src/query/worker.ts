@@ -7,10 +7,11 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { setPriority } from 'node:os';
-import { Engine, toApi } from './promql/engine.js';
+import { Engine } from './promql/engine.js';
+import { answerJson } from './answerJson.js';
 import { parseExpr } from './promql/parse.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
-import { queryFailure, resultEnvelope, type QueryFailure } from './httpApi.js';
+import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SeriesData } from './promql/storage.js';
 
@@ -95,7 +96,7 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
     const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
     const raw = await engine.execExpr(q, parseExpr(task.query), task.start, task.end, task.step);
     raw.warnings.push(...q.warnings);
-    return { body: JSON.stringify(resultEnvelope(toApi(raw))) };
+    return { body: answerJson(raw) };
   } catch (e) {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
