@@ -83,3 +83,64 @@ export function withLabels(ls: Labels, over: Iterable<readonly [string, string]>
 export function tenantExternalLabels(external: readonly (readonly [string, string])[], tenantLabelName: string, tenant: string): Labels {
   return withLabels([], [...external, [tenantLabelName, tenant]]);
 }
+
+/** BlobLabels is a sorted label set as UTF-8 name/value byte pairs, to merge into blobs. */
+export type BlobLabels = readonly (readonly [name: Uint8Array, value: Uint8Array])[];
+
+/** toBlobLabels encodes a sorted label set for mergeLabelBlob. */
+export function toBlobLabels(ls: Labels): BlobLabels {
+  return ls.map(([n, v]) => [enc.encode(n), enc.encode(v)] as const);
+}
+
+/** blobLabelsBytes is the most bytes mergeLabelBlob adds for `over`. */
+export function blobLabelsBytes(over: BlobLabels): number {
+  let n = 0;
+  for (const [k, v] of over) n += k.length + v.length + 2;
+  return n;
+}
+
+/** compareRange orders a[ap, aEnd) against b as Go's bytes.Compare does (code point order for UTF-8). */
+function compareRange(a: Uint8Array, ap: number, aEnd: number, b: Uint8Array): number {
+  const n = Math.min(aEnd - ap, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[ap + i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - ap - b.length;
+}
+
+/**
+ * mergeLabelBlob writes into `dst` at `at` the label blob src[off, off+len) with every label of
+ * `over` set (replacing a label of the same name) and the labels named in `drop` left out: the
+ * byte-level form of `withLabels` then a filter, without decoding. `dst` must have room for
+ * len + blobLabelsBytes(over) bytes. Returns the end offset.
+ */
+export function mergeLabelBlob(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number, over: BlobLabels, drop: BlobLabels): number {
+  const end = off + len;
+  let p = off;
+  let j = 0;
+  let w = at;
+  const put = (name: Uint8Array, value: Uint8Array): void => {
+    for (const [d] of drop) if (compareRange(name, 0, name.length, d) === 0) return;
+    dst.set(name, w); w += name.length; dst[w++] = LABEL_SEP;
+    dst.set(value, w); w += value.length; dst[w++] = LABEL_SEP;
+  };
+  while (p < end) {
+    let q = p;
+    while (src[q] !== LABEL_SEP) q++;
+    let c = 1;
+    while (j < over.length && (c = compareRange(src, p, q, over[j]![0])) > 0) put(over[j]![0], over[j++]![1]);
+    let r = q + 1;
+    while (src[r] !== LABEL_SEP) r++;
+    if (j < over.length && c === 0) {
+      put(over[j]![0], over[j++]![1]);
+    } else {
+      let dropped = false;
+      for (const [d] of drop) if (compareRange(src, p, q, d) === 0) dropped = true;
+      if (!dropped) for (let k = p; k <= r; k++) dst[w++] = src[k]!;
+    }
+    p = r + 1;
+  }
+  while (j < over.length) put(over[j]![0], over[j++]![1]);
+  return w;
+}

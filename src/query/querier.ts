@@ -11,7 +11,7 @@
  * in the same thread; query workers use RemoteQuerier (src/query/worker.ts) instead.
  */
 import { compileMatcher, type Matcher } from '../model/matchers.js';
-import { tenantExternalLabels, withLabels, type Labels } from '../model/labels.js';
+import { tenantExternalLabels, type Labels } from '../model/labels.js';
 import { SeriesSetBuilder, decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { BlockSet } from './blockSet.js';
@@ -44,27 +44,24 @@ export class TenantSource {
 
   /** select gathers the chunks overlapping [mint, maxt] of every series matching all matchers. */
   async select(matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
-    const set = new SeriesSetBuilder();
     const drop = this.opts.replicaLabels ?? [];
-    const relabel = drop.length === 0 ? (l: Labels): Labels => withLabels(l, this.ext) : (l: Labels): Labels => withLabels(l, this.ext).filter(([n]) => !drop.includes(n));
-    const same = (l: Labels): Labels => l;
+    const set = new SeriesSetBuilder({ external: this.ext, drop });
     const extMap = new Map(this.ext);
     const rest: Matcher[] = [];
     for (const m of matchers) {
       const v = extMap.get(m.name);
       if (v === undefined) rest.push(m);
-      else if (!compileMatcher(m).matches(v)) return set.build(same);
+      else if (!compileMatcher(m).matches(v)) return set.build();
     }
-    // Heads: the shard names the matching refs; chunks are copied from shared memory here.
+    // Heads: the shard names the matching refs; label blobs and chunks are copied from shared
+    // memory straight into the set. Series of the heads are distinct (dropping replica labels
+    // may make two the same: the builder then merges them).
     const { pool } = this.opts;
+    const add = (buf: Uint8Array, off: number, len: number): number => set.addDistinctBlob(buf, off, len);
     await Promise.all(pool.shards.map(async (sh) => {
       const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
       const view = sh.view;
-      for (const ref of refs) {
-        // Series of the heads are distinct, unless dropping replica labels makes two the same.
-        const e = drop.length === 0 ? set.addDistinct(relabel(view.labels(ref))) : set.add(relabel(view.labels(ref)));
-        for (const c of view.chunks(ref, mint, maxt)) set.chunk(e, c.data, c.minT, c.maxT);
-      }
+      for (const ref of refs) view.chunksInto(ref, mint, maxt, set.into(view.labelsInto(ref, add)));
     }));
     // Blocks: local and in the bucket.
     const bs = this.opts.blocks;
@@ -72,8 +69,8 @@ export class TenantSource {
       for (const b of await bs.blocks(this.opts.tenantLabelName, this.tenant, mint, maxt)) {
         const r = await bs.reader(b);
         for await (const s of r.select(rest, mint, maxt)) {
-          const e = set.add(relabel(s.labels));
-          for (const c of s.chunks) set.chunk(e, c.data, c.minT, c.maxT);
+          const e = set.add(s.labels);
+          for (const c of s.chunks) set.chunk(e, c.data, 0, c.data.length, c.minT, c.maxT);
         }
       }
     }
@@ -81,11 +78,11 @@ export class TenantSource {
     let warnings: string[] = [];
     if (this.opts.peers) {
       warnings = await this.opts.peers.select(this.tenant, rest, mint, maxt, (s) => {
-        const e = set.add(drop.length === 0 ? s.labels : s.labels.filter(([n]) => !drop.includes(n)));
-        for (const c of s.chunks) set.chunk(e, c.data, c.minT, c.maxT);
+        const e = set.addComplete(s.labels);
+        for (const c of s.chunks) set.chunk(e, c.data, 0, c.data.length, c.minT, c.maxT);
       });
     }
-    const out = set.build(same);
+    const out = set.build();
     if (warnings.length > 0) out.warnings = warnings;
     return out;
   }

@@ -83,17 +83,16 @@ class MemProvider implements StoreProvider {
 
   async select(tenant: string, matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
     this.calls.push(tenant);
-    const b = new SeriesSetBuilder();
+    const b = new SeriesSetBuilder({ external: tenantExternalLabels(EXT, TL, tenant) });
     for (const s of this.matching(tenant, matchers, mint, maxt)) {
       const e = b.add(s.labels);
       for (const c of s.chunks) {
         if (c.samples[0]![0] > maxt || c.samples.at(-1)![0] < mint) continue;
-        if (this.withTimes.has(tenant)) b.chunk(e, c.data, c.samples[0]![0], c.samples.at(-1)![0]);
-        else b.chunk(e, c.data);
+        if (this.withTimes.has(tenant)) b.chunk(e, c.data, 0, c.data.length, c.samples[0]![0], c.samples.at(-1)![0]);
+        else b.chunk(e, c.data, 0, c.data.length);
       }
     }
-    const ext = tenantExternalLabels(EXT, TL, tenant);
-    return b.build((l) => withLabels(l, ext));
+    return b.build();
   }
 
   async labelNames(tenant: string, matchers: Matcher[], mint: number, maxt: number): Promise<string[]> {

@@ -17,7 +17,7 @@ import { compileMatcher, type CompiledMatcher, type Matcher } from '../../model/
 import { tenantExternalLabels, type Labels } from '../../model/labels.js';
 import { XorIterator } from '../../chunkenc/xor.js';
 import type { Logger } from '../../util/log.js';
-import type { RawSeriesSet } from '../seriesSet.js';
+import { seriesCount, seriesLabels, type RawSeriesSet } from '../seriesSet.js';
 import {
   STORE_SERVICE, INFO_SERVICE, ChunkEncoding, PartialResponseStrategy, clampInt64, matcherFromWire, toNum,
   type AggrChunkMsg, type InfoResponseMsg, type LabelMsg, type LabelNamesRequestMsg, type LabelNamesResponseMsg,
@@ -303,7 +303,8 @@ export class StoreServer {
   private order(sets: RawSeriesSet[], drop: ReadonlySet<string>, limit: number): OutSeries[] {
     const all: OutSeries[] = [];
     for (const set of sets) {
-      for (let i = 0; i < set.labels.length; i++) all.push({ labels: dropLabels(set.labels[i]!, drop), parts: [{ set, i }] });
+      const n = seriesCount(set);
+      for (let i = 0; i < n; i++) all.push({ labels: dropLabels(seriesLabels(set, i).flat(), drop), parts: [{ set, i }] });
     }
     all.sort((a, b) => compareFlat(a.labels, b.labels));
     const out: OutSeries[] = [];

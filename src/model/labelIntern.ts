@@ -1,0 +1,145 @@
+/**
+ * LabelInterner decodes label blobs into Labels, making each distinct name or value string once:
+ * a selection's 100k series repeat the same few names and most values (cluster, job, the tenant
+ * label), and decoding them again for every series is most of what building label sets costs.
+ * Strings are found by a hash of their bytes in an open-addressing table that keeps a copy of
+ * each string's bytes to compare with. One interner serves one selection (or one query); it only
+ * grows. Pure: touches nothing shared.
+ */
+import { LABEL_SEP, type Labels } from './labels.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const latin1 = new TextDecoder('latin1');
+
+/** LabelInterner turns label blobs into Labels with shared strings. */
+export class LabelInterner {
+  /** Bytes of every string kept, back to back. */
+  private pool = new Uint8Array(1 << 14);
+  private poolLen = 0;
+  /** Per entry: offset and length of its bytes in `pool`, and its string. */
+  private offs = new Int32Array(1024);
+  private lens = new Int32Array(1024);
+  private strs: string[] = [];
+  /** Open addressing: slot → entry index + 1 (0: empty). */
+  private slots = new Int32Array(2048);
+
+  /**
+   * The previous blob decoded from the same buffer: where its k-th string was and what it was.
+   * Series of a selection come in postings order, and neighbours mostly share names and values:
+   * comparing with the neighbour's bytes is cheaper than hashing.
+   */
+  private prevBuf: Uint8Array | undefined;
+  private prevAt = new Int32Array(64);
+  private prevLen = new Int32Array(64);
+  private prevStr: string[] = [];
+
+  /** decode turns a label blob into Labels; `buf` must not change while it runs. */
+  decode(buf: Uint8Array, off: number, len: number): Labels {
+    const out: Labels = [];
+    const end = off + len;
+    const same = buf === this.prevBuf;
+    this.prevBuf = buf;
+    let p = off;
+    let k = 0;
+    let name = '';
+    while (p < end) {
+      let q = p;
+      while (buf[q] !== LABEL_SEP) q++;
+      let str: string;
+      const n = q - p;
+      if (same && k < this.prevStr.length && this.prevLen[k] === n && sameRange(buf, this.prevAt[k]!, p, n)) {
+        str = this.prevStr[k]!;
+      } else {
+        str = this.intern(buf, p, q);
+      }
+      if (k < this.prevAt.length) {
+        this.prevAt[k] = p;
+        this.prevLen[k] = n;
+        this.prevStr[k] = str;
+      }
+      if ((k & 1) === 0) name = str;
+      else out.push([name, str]);
+      k++;
+      p = q + 1;
+    }
+    if (k < this.prevStr.length) this.prevStr.length = k;
+    return out;
+  }
+
+  /** intern returns the string of the UTF-8 bytes buf[p, q), made once per distinct bytes. */
+  intern(buf: Uint8Array, p: number, q: number): string {
+    // FNV-1a over the bytes; `high` notes a non-ASCII byte.
+    let h = 0x811c9dc5;
+    let high = 0;
+    for (let i = p; i < q; i++) {
+      const c = buf[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const len = q - p;
+    const mask = this.slots.length - 1;
+    let s = h & mask;
+    for (;;) {
+      const e = this.slots[s]!;
+      if (e === 0) break;
+      const i = e - 1;
+      if (this.lens[i] === len && this.sameBytes(this.offs[i]!, buf, p, len)) return this.strs[i]!;
+      s = (s + 1) & mask;
+    }
+    const str = (high & 0x80) === 0 ? latin1.decode(buf.subarray(p, q)) : utf8.decode(buf.subarray(p, q));
+    this.add(s, buf, p, len, str);
+    return str;
+  }
+
+  private sameBytes(at: number, buf: Uint8Array, p: number, len: number): boolean {
+    const pool = this.pool;
+    for (let k = 0; k < len; k++) if (pool[at + k] !== buf[p + k]) return false;
+    return true;
+  }
+
+  private add(slot: number, buf: Uint8Array, p: number, len: number, str: string): void {
+    const i = this.strs.length;
+    if (i === this.offs.length) {
+      this.offs = grow32(this.offs, i * 2);
+      this.lens = grow32(this.lens, i * 2);
+    }
+    if (this.poolLen + len > this.pool.length) {
+      const np = new Uint8Array(Math.max(this.pool.length * 2, this.poolLen + len));
+      np.set(this.pool.subarray(0, this.poolLen));
+      this.pool = np;
+    }
+    for (let k = 0; k < len; k++) this.pool[this.poolLen + k] = buf[p + k]!;
+    this.offs[i] = this.poolLen;
+    this.lens[i] = len;
+    this.poolLen += len;
+    this.strs.push(str);
+    this.slots[slot] = i + 1;
+    if ((i + 1) * 2 > this.slots.length) this.rehash();
+  }
+
+  /** rehash doubles the table (kept at most half full). */
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let i = 0; i < this.strs.length; i++) {
+      let h = 0x811c9dc5;
+      const at = this.offs[i]!;
+      for (let k = 0; k < this.lens[i]!; k++) h = Math.imul(h ^ this.pool[at + k]!, 0x01000193);
+      let s = h & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = i + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+function sameRange(buf: Uint8Array, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+function grow32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
