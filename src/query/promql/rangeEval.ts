@@ -8,7 +8,15 @@ import type { Call, MatrixSelector } from './ast.js';
 import type { Evaluator, PreparedSeries } from './evaluator.js';
 import { absentLabels } from './functions.js';
 import { ANCHORED_SAFE, RANGE_FUNCTIONS, SMOOTHED_SAFE, type Window } from './rangeFunctions.js';
-import { PromQLError, dropMetadata, getLabel, labelsKey, newSeries, tooManySamples, totalSamples, type Matrix } from './value.js';
+import { PromQLError, dropMetadata, getLabel, isMetadataLabel, labelsKey, newSeries, tooManySamples, totalSamples, type Matrix } from './value.js';
+import type { Labels } from '../../model/labels.js';
+
+/** metadataKey is a series' metadata labels (those dropMetadata removes), as one string. */
+function metadataKey(ls: Labels): string {
+  let k = '';
+  for (const l of ls) if (isMetadataLabel(l[0])) k += l[0] + '\xff' + l[1] + '\xff';
+  return k;
+}
 
 export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix {
   const name = e.func.name;
@@ -73,8 +81,17 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
     fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0, noDrops: false,
   };
   const isRateLike = name === 'rate' || name === 'increase';
+  // The series given are distinct; dropping the same metadata labels (the same metric name, say)
+  // from all of them keeps them distinct. Only series whose dropped labels differ may collide.
+  let firstMeta: string | undefined;
+  let mayCollide = false;
   for (const s of series) {
     ev.checkTimeout();
+    if (dropName && !mayCollide) {
+      const m = metadataKey(s.labels);
+      if (firstMeta === undefined) firstMeta = m;
+      else if (m !== firstMeta) mayCollide = true;
+    }
     const nm = ev.named(s.labels, dropName);
     const ss = newSeries(nm.metric, nm.dropName);
     w.t = s.ct;
@@ -139,7 +156,7 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
     }
   }
   ev.cur -= subqueryCost;
-  if (!ev.delayed && name !== 'absent_over_time') {
+  if (mayCollide && !ev.delayed && name !== 'absent_over_time') {
     const seen = new Set<string>();
     for (const s of out) {
       const k = labelsKey(s.metric);
