@@ -120,27 +120,42 @@ export function mergeLabelBlob(dst: Uint8Array, at: number, src: Uint8Array, off
   let p = off;
   let j = 0;
   let w = at;
+  // Labels kept as they are go out in runs: src[run, p) is pending.
+  let run = p;
+  const flush = (): void => {
+    if (p - run > 32) dst.set(src.subarray(run, p), w);
+    else for (let k = run; k < p; k++) dst[w + k - run] = src[k]!;
+    w += p - run;
+  };
   const put = (name: Uint8Array, value: Uint8Array): void => {
-    for (const [d] of drop) if (compareRange(name, 0, name.length, d) === 0) return;
+    for (let d = 0; d < drop.length; d++) if (compareRange(name, 0, name.length, drop[d]![0]) === 0) return;
     dst.set(name, w); w += name.length; dst[w++] = LABEL_SEP;
     dst.set(value, w); w += value.length; dst[w++] = LABEL_SEP;
   };
   while (p < end) {
     let q = p;
     while (src[q] !== LABEL_SEP) q++;
-    let c = 1;
-    while (j < over.length && (c = compareRange(src, p, q, over[j]![0])) > 0) put(over[j]![0], over[j++]![1]);
     let r = q + 1;
     while (src[r] !== LABEL_SEP) r++;
-    if (j < over.length && c === 0) {
-      put(over[j]![0], over[j++]![1]);
-    } else {
-      let dropped = false;
-      for (const [d] of drop) if (compareRange(src, p, q, d) === 0) dropped = true;
-      if (!dropped) for (let k = p; k <= r; k++) dst[w++] = src[k]!;
+    let c = 1;
+    if (j < over.length && (c = compareRange(src, p, q, over[j]![0])) >= 0) {
+      flush();
+      while (j < over.length && (c = compareRange(src, p, q, over[j]![0])) > 0) put(over[j]![0], over[j++]![1]);
+      run = p;
     }
-    p = r + 1;
+    let dropped = c === 0;
+    for (let d = 0; d < drop.length && !dropped; d++) if (compareRange(src, p, q, drop[d]![0]) === 0) dropped = true;
+    if (dropped) {
+      // Replaced by the label of `over` with the same name (put next), or dropped.
+      flush();
+      if (c === 0) put(over[j]![0], over[j++]![1]);
+      p = r + 1;
+      run = p;
+    } else {
+      p = r + 1;
+    }
   }
+  flush();
   while (j < over.length) put(over[j]![0], over[j++]![1]);
   return w;
 }
