@@ -4,9 +4,13 @@
  *   sluice hashring plan --from A.json --to B.json [--algorithm hashmod|ketama]
  *                        [--replication-factor N] [--series N] [--seed N] [--tenant NAME[=WEIGHT]]… [--json]
  *   sluice hashring lint FILE [--algorithm hashmod|ketama] [--replication-factor N]
+ *   sluice hashring generate --replicas N --namespace NS [--statefulset S] [--service S] [--port P]
+ *                            [--cluster-domain D] [--hashring NAME] [--tenant T]… [--zones a,b,c]
+ *                            [--algorithm hashmod|ketama]
  *
  * `plan` prints, per endpoint, the share of all replicas it holds before and after the change and
- * the share it gains and loses (plan.ts); `lint` prints the findings of lint.ts. Exit status: 0;
+ * the share it gains and loses (plan.ts); `lint` prints the findings of lint.ts; `generate` prints
+ * the hashring file of a StatefulSet (generate.ts). Exit status: 0;
  * 1 when lint finds an error or a file cannot be used; 2 for a usage error. Reads the files named
  * on the command line and writes to stdout/stderr; nothing else.
  */
@@ -14,12 +18,13 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isSluiceError } from '../errors.js';
 import { ALGORITHMS, parseHashringsConfig, type HashringConfig } from './config.js';
+import { generateHashrings } from './generate.js';
 import { formatFinding, hasErrors, lintHashringsText } from './lint.js';
 import { DEFAULT_PLAN_SERIES, planHashringChange, planTenants, syntheticSample, type HashringPlan, type TenantWeight } from './plan.js';
 import type { HashringAlgorithm } from './ring.js';
 
 /** HASHRING_USAGE is the help text of `sluice hashring`. */
-export const HASHRING_USAGE = `usage: sluice hashring <plan|lint> [flags]
+export const HASHRING_USAGE = `usage: sluice hashring <plan|lint|generate> [flags]
 
   sluice hashring plan --from OLD.json --to NEW.json [flags]
       Places a seeded sample of series with both hashring files and prints, per endpoint, the share
@@ -41,7 +46,19 @@ export const HASHRING_USAGE = `usage: sluice hashring <plan|lint> [flags]
       --algorithm hashmod|ketama   as above (default hashmod)
       --replication-factor N       as above (default 1)
 
-Exit status: 0 ok, 1 lint error or unusable file, 2 usage error.`;
+  sluice hashring generate --replicas N --namespace NS [flags]
+      Prints the hashring file of a StatefulSet: one ring of <statefulset>-<i>.<service>.<NS>.svc:<port>,
+      i = 0..N-1, each equal to that pod's --receive.local-endpoint.
+      --statefulset NAME           StatefulSet name (default sluice)
+      --service NAME               its headless Service (default: the StatefulSet name)
+      --port N                     remote-write port (default 19291)
+      --cluster-domain D           append D after .svc (default: none)
+      --hashring NAME              ring name (default "default")
+      --tenant NAME                a tenant the ring serves (repeatable; default: every tenant)
+      --zones a,b,c                give endpoint i the az zones[i mod count] (ketama only)
+      --algorithm hashmod|ketama   written into the ring (default ketama)
+
+Exit status: 0 ok, 1 lint error, unusable file or value generate refuses, 2 usage error.`;
 
 /** CliIO is where the commands write (the process's streams unless a test passes its own). */
 export interface CliIO {
@@ -74,7 +91,8 @@ export async function hashringMain(argv: readonly string[], io: CliIO = processI
     if (rest.includes('--help') || rest.includes('-h')) { io.out(HASHRING_USAGE); return 0; }
     if (sub === 'plan') return await planCommand(rest, io);
     if (sub === 'lint') return await lintCommand(rest, io);
-    throw new UsageError(`unknown hashring command ${JSON.stringify(sub)} (want plan or lint)`, true);
+    if (sub === 'generate') return generateCommand(rest, io);
+    throw new UsageError(`unknown hashring command ${JSON.stringify(sub)} (want plan, lint or generate)`, true);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`sluice hashring: ${e.message}${e.showUsage ? `\n\n${HASHRING_USAGE}` : "\nRun 'sluice hashring --help' for usage."}`);
@@ -139,6 +157,32 @@ async function lintCommand(args: readonly string[], io: CliIO): Promise<number> 
     ? `${file}: no problems found (replication factor ${rf}, default algorithm ${algorithm})`
     : `${file}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
   return hasErrors(findings) ? 1 : 0;
+}
+
+/** generateCommand runs `sluice hashring generate`: the file goes to stdout, nothing else does. */
+function generateCommand(args: readonly string[], io: CliIO): number {
+  const v = parse(args, {
+    replicas: { type: 'string' }, namespace: { type: 'string' }, statefulset: { type: 'string' },
+    service: { type: 'string' }, port: { type: 'string' }, 'cluster-domain': { type: 'string' },
+    hashring: { type: 'string' }, tenant: { type: 'string', multiple: true }, zones: { type: 'string' },
+    algorithm: { type: 'string' },
+  }, false).values;
+  if (v['replicas'] === undefined || typeof v['namespace'] !== 'string') throw new UsageError('generate needs --replicas N and --namespace NS');
+  const statefulSet = typeof v['statefulset'] === 'string' ? v['statefulset'] : 'sluice';
+  const text = generateHashrings({
+    replicas: intFlag(v['replicas'], 'replicas', 1, 1, 1000),
+    statefulSet,
+    service: typeof v['service'] === 'string' ? v['service'] : statefulSet,
+    namespace: v['namespace'],
+    port: intFlag(v['port'], 'port', 19291, 1, 65535),
+    algorithm: v['algorithm'] === undefined ? 'ketama' : algorithmFlag(v['algorithm']),
+    ...(typeof v['cluster-domain'] === 'string' ? { clusterDomain: v['cluster-domain'] } : {}),
+    ...(typeof v['hashring'] === 'string' ? { hashring: v['hashring'] } : {}),
+    ...(Array.isArray(v['tenant']) ? { tenants: v['tenant'].map(String) } : {}),
+    ...(typeof v['zones'] === 'string' ? { zones: v['zones'].split(',') } : {}),
+  });
+  io.out(text.slice(0, -1)); // io.out adds the final newline back
+  return 0;
 }
 
 /** formatPlan renders a plan as a header, a table of endpoints and a summary. */
