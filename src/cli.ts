@@ -12,7 +12,8 @@ Commands:
   promqltest  run Prometheus promqltest scripts against Sluice's PromQL engine:
               sluice promqltest FILE...  (one line per failing eval, then "N passed, M failed, K skipped")
   hashring    check hashring files: sluice hashring plan --from OLD --to NEW (what moves),
-              sluice hashring lint FILE (misconfigured rings; exits 1 on an error)
+              sluice hashring lint FILE (misconfigured rings; exits 1 on an error),
+              sluice hashring generate --replicas N --namespace NS (the ring of a StatefulSet)
 
 Run 'sluice receive --help' for its flags.`;
 

@@ -9,6 +9,8 @@ import type { ShardPool } from '../shards/pool.js';
 /** NodeMetrics renders /metrics for the whole node. */
 export class NodeMetrics {
   readonly registry = new client.Registry();
+  /** PromQL queries answered on the HTTP API, by endpoint and status code. */
+  readonly queryDuration: client.Histogram<'handler' | 'code'>;
   private readonly gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>;
 
   constructor(pool: ShardPool, gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>) {
@@ -43,6 +45,10 @@ export class NodeMetrics {
     shardGauge('sluice_shard_head_bytes', 'Bytes of the shard head: shared series and arena segments plus the series hash table.', (i) => at(i).stat(StatSlot.HEAD_BYTES));
     shardGauge('sluice_shard_ring_used_bytes', 'Bytes waiting in the shard\'s write rings.', (i) => at(i).ringUsed());
     shardGauge('sluice_shard_ring_capacity_bytes', 'Size of the shard\'s write rings.', (i) => at(i).ringCapacity());
+    this.queryDuration = new client.Histogram({
+      name: 'sluice_query_duration_seconds', help: 'Time to answer a PromQL query on the HTTP API (/api/v1/query, /api/v1/query_range), from request to rendered answer.',
+      labelNames: ['handler', 'code'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [r],
+    });
     shardGauge('sluice_shard_up', '1 while the shard thread runs.', (i) => (at(i).failed ? 0 : 1));
   }
 

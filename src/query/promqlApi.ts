@@ -31,6 +31,8 @@ export interface PromqlApiOptions extends QuerierOptions {
   timeoutMs: number;
   /** Worker threads to evaluate queries in; absent: in this thread. */
   workers?: QueryPool;
+  /** Called once per answered query with its endpoint (query, query_range), status and duration. */
+  observe?: (handler: string, code: number, seconds: number) => void;
 }
 
 /** Answered is a reply a handler built itself (a worker's rendered answer). */
@@ -66,9 +68,22 @@ export class PromqlApi {
       const handler = wrap(f);
       return [{ method: 'GET', path, handler, maxBodyBytes }, { method: 'POST', path, handler, maxBodyBytes }];
     };
+    const timed = (handler: string, f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>): Route[] => {
+      const observe = this.opts.observe;
+      if (observe === undefined) return both(`/api/v1/${handler}`, f);
+      return both(`/api/v1/${handler}`, f).map((r) => ({
+        ...r,
+        handler: async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
+          const started = performance.now();
+          const reply = await r.handler(req, body);
+          observe(handler, reply.status, (performance.now() - started) / 1000);
+          return reply;
+        },
+      }));
+    };
     return [
-      ...both('/api/v1/query', (req, p) => this.query(req, p)),
-      ...both('/api/v1/query_range', (req, p) => this.queryRange(req, p)),
+      ...timed('query', (req, p) => this.query(req, p)),
+      ...timed('query_range', (req, p) => this.queryRange(req, p)),
       ...both('/api/v1/format_query', async (_req, p) => this.formatQuery(p)),
       ...both('/api/v1/metadata', async () => ({})),
       ...both('/api/v1/query_exemplars', async () => []),

@@ -317,6 +317,7 @@ export class ReceiveNode {
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
       lookbackDeltaMs: this.cfg.query.lookbackDeltaMs, maxSamples: this.cfg.query.maxSamples, timeoutMs: this.cfg.query.timeoutMs,
       ...(this.queryPool ? { workers: this.queryPool } : {}),
+      observe: (handler, code, seconds) => this.metrics.queryDuration.observe({ handler, code: String(code) }, seconds),
     });
     return [
       { method: 'GET', path: '/-/healthy', maxBodyBytes: 0, handler: () => ({ status: 200, body: 'Sluice is Healthy.\n' }) },

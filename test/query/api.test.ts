@@ -84,3 +84,18 @@ test('query_range spans head, local block and bucket-only block; tenants are iso
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('answered queries are counted in sluice_query_duration_seconds by endpoint and status', async () => {
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1']);
+  try {
+    assert.equal((await write(n.writeUrl, [series({ __name__: 'm', a: '1' }, [[Date.now(), 1]])])).status, 200);
+    assert.equal((await getJson(`${n.httpUrl}/api/v1/query?query=m`)).status, 200);
+    assert.equal((await getJson(`${n.httpUrl}/api/v1/query?query=m`)).status, 200);
+    assert.equal((await getJson(`${n.httpUrl}/api/v1/query_range?query=(`)).status, 400);
+    const text = await (await fetch(`${n.httpUrl}/metrics`)).text();
+    assert.match(text, /^sluice_query_duration_seconds_count\{handler="query",code="200"\} 2$/m);
+    assert.match(text, /^sluice_query_duration_seconds_count\{handler="query_range",code="400"\} 1$/m);
+  } finally {
+    await n.stop();
+  }
+});
