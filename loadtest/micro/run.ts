@@ -7,6 +7,7 @@ import { main as hash } from './hash.bench.js';
 import { main as xor } from './xor.bench.js';
 import { main as wal } from './wal.bench.js';
 import { main as block } from './block.bench.js';
+import { main as forward } from './forward.bench.js';
 
 console.log(`micro benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await decode();
@@ -18,3 +19,5 @@ console.log();
 await wal();
 console.log();
 await block();
+console.log();
+forward();
