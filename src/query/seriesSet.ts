@@ -13,7 +13,7 @@
  * sorted and de-duplicated by timestamp). When the sources gave each chunk's time range, chunk j
  * spans [chunkMinT[j], chunkMaxT[j]] ms (NaN: not known).
  */
-import { decodeXorInto, newSampleColumns, xorSampleCount } from '../chunkenc/xorBulk.js';
+import { decodeXorInto, ensureRoom, newSampleColumns, xorSampleCount, type SampleColumns } from '../chunkenc/xorBulk.js';
 import { LabelInterner } from '../model/labelIntern.js';
 import {
   blobLabelsBytes, decodeLabelBlob, encodeLabelBlob, mergeLabelBlob, toBlobLabels, type BlobLabels, type Labels,
@@ -325,6 +325,7 @@ export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, int
   for (let c = 0; c < seriesChunks[n]!; c++) total += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
   let page = newSampleColumns(Math.min(total, PAGE_SAMPLES));
   const out: SeriesData[] = [];
+  const runs: number[] = [];
   for (let i = 0; i < n; i++) {
     const c0 = seriesChunks[i]!;
     const c1 = seriesChunks[i + 1]!;
@@ -332,30 +333,95 @@ export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, int
     for (let c = c0; c < c1; c++) need += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
     if (page.n + need > page.t.length) page = newSampleColumns(Math.max(need, Math.min(total, PAGE_SAMPLES)));
     const start = page.n;
-    for (let c = c0; c < c1; c++) decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
+    if (s.merged[i] === 1) {
+      // Chunks from several sources (a block's, then the head's, which may overlap it): each
+      // chunk is a sorted run; runs are merged, each timestamp kept once (the first source's).
+      runs.length = 0;
+      for (const c of chunksByTime(s, c0, c1)) {
+        decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
+        runs.push(page.n);
+      }
+      mergeRuns(page, start, runs);
+    } else {
+      for (let c = c0; c < c1; c++) decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
+    }
     total -= need;
     if (page.n === start) continue;
     const labels = interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!);
-    if (s.merged[i] === 1) {
-      out.push(mergeSorted(labels, page.t.subarray(start, page.n), page.v.subarray(start, page.n)));
-      page.n = start;
-    } else {
-      out.push({ labels, t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
-    }
+    out.push({ labels, t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
   }
   return out;
 }
 
-/** mergeSorted orders samples gathered from several sources by time, each timestamp once. */
-function mergeSorted(labels: Labels, t: Float64Array, v: Float64Array): SeriesData {
-  const idx = Array.from({ length: t.length }, (_, i) => i).sort((a, b) => t[a]! - t[b]!);
-  const nt = new Float64Array(t.length);
-  const nv = new Float64Array(t.length);
-  let k = 0;
-  for (const i of idx) {
-    if (k > 0 && nt[k - 1] === t[i]) continue;
-    nt[k] = t[i]!;
-    nv[k++] = v[i]!;
+/** chunksByTime lists chunks [c0, c1) by first timestamp when every one is known, else as they are. */
+function chunksByTime(s: RawSeriesSet, c0: number, c1: number): number[] {
+  const idx: number[] = [];
+  for (let c = c0; c < c1; c++) idx.push(c);
+  const minT = s.chunkMinT;
+  if (minT === undefined) return idx;
+  for (const c of idx) if (Number.isNaN(minT[c]!)) return idx;
+  return idx.sort((a, b) => minT[a]! - minT[b]! || a - b);
+}
+
+/** Scratch for mergeRuns: one merged series at a time. */
+const scratch = newSampleColumns(1024);
+
+/**
+ * mergeRuns merges the sorted runs page[start, ends[0]), [ends[0], ends[1])… into one sorted
+ * run at page[start, page.n), each timestamp once: where runs share a timestamp, the earlier
+ * run's sample stays. Runs already in order (a block's chunks, then the head's) are only checked
+ * and de-duplicated; overlapping runs (a head chunk reaching back into the block cut from it)
+ * are merged pairwise through a scratch buffer.
+ */
+function mergeRuns(page: SampleColumns, start: number, ends: number[]): void {
+  let accEnd = ends[0] ?? start;
+  for (let r = 1; r < ends.length; r++) {
+    const end = ends[r]!;
+    if (end === accEnd) continue;
+    const { t, w } = page;
+    if (accEnd === start || t[accEnd]! > t[accEnd - 1]!) {
+      accEnd = end; // in order already: nothing to merge
+      continue;
+    }
+    // Merge acc [start, accEnd) and run [accEnd, end) into scratch, then copy back.
+    scratch.n = 0;
+    ensureRoom(scratch, end - start);
+    const st = scratch.t;
+    const sw = scratch.w;
+    let a = start;
+    let b = accEnd;
+    let o = 0;
+    while (a < accEnd || b < end) {
+      const takeA = b >= end || (a < accEnd && t[a]! <= t[b]!);
+      const k = takeA ? a++ : b++;
+      if (!takeA && a > start && o > 0 && st[o - 1] === t[k]) continue; // the earlier run's sample stays
+      st[o] = t[k]!;
+      sw[2 * o] = w[2 * k]!;
+      sw[2 * o + 1] = w[2 * k + 1]!;
+      o++;
+    }
+    t.set(st.subarray(0, o), start);
+    w.set(sw.subarray(0, 2 * o), 2 * start);
+    // Later runs were decoded after `end`: move them down to follow the merged part.
+    const gap = end - (start + o);
+    if (gap > 0) {
+      const last = ends[ends.length - 1]!;
+      t.copyWithin(start + o, end, last);
+      w.copyWithin(2 * (start + o), 2 * end, 2 * last);
+      for (let q = r + 1; q < ends.length; q++) ends[q] = ends[q]! - gap;
+      page.n -= gap;
+    }
+    accEnd = start + o;
   }
-  return { labels, t: nt.slice(0, k), v: nv.slice(0, k) };
+  // Equal timestamps inside the (now sorted) result: keep the first.
+  const { t, w } = page;
+  let o = start + 1;
+  for (let k = start + 1; k < page.n; k++) {
+    if (t[k] === t[o - 1]) continue;
+    t[o] = t[k]!;
+    w[2 * o] = w[2 * k]!;
+    w[2 * o + 1] = w[2 * k + 1]!;
+    o++;
+  }
+  if (page.n > start) page.n = o;
 }
