@@ -37,6 +37,11 @@ export interface IngestOutcome {
   metadataDropped: number;
   /** Set when some samples were refused: the 409 message. */
   conflict: string;
+  /**
+   * Set when the answer came at quorum before this node's own write finished: settles when it
+   * has, and only then are the counts above (appended, refused…) complete.
+   */
+  localDone?: Promise<void>;
 }
 
 const enc = new TextEncoder();

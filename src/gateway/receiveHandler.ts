@@ -102,20 +102,9 @@ export class ReceiveHandler {
       const out = this.limits.gate === undefined ? await this.run(tenant, body, bounds, replica) : await this.gated(tenant, body, bounds, replica);
       series = out.series + out.invalidSeries;
       samples = out.samples + out.invalidSamples;
-      const m = this.metrics;
-      if (out.appended > 0) m.samplesAppended.inc({ tenant, type: 'float' }, out.appended);
-      if (out.newSeriesByShard > 0) {
-        const n = (this.tenantSeries.get(tenant) ?? 0) + out.newSeriesByShard;
-        this.tenantSeries.set(tenant, n);
-        m.headSeries.set({ tenant }, n);
-      }
-      if (out.outOfOrder > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_order' }, out.outOfOrder);
-      if (out.duplicate > 0) m.rejectedSamples.inc({ tenant, reason: 'duplicate' }, out.duplicate);
-      if (out.tooOld > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_bounds' }, out.tooOld);
-      if (out.invalidSamples > 0) m.rejectedSamples.inc({ tenant, reason: 'invalid_labels' }, out.invalidSamples);
-      if (out.exemplarsDropped > 0) m.dropped.inc({ kind: 'exemplar' }, out.exemplarsDropped);
-      if (out.histogramsDropped > 0) m.dropped.inc({ kind: 'histogram' }, out.histogramsDropped);
-      if (out.metadataDropped > 0) m.dropped.inc({ kind: 'metadata' }, out.metadataDropped);
+      // Counted once this node's own write is done, which may be after a quorum answer.
+      if (out.localDone === undefined) this.countStored(tenant, out);
+      else void out.localDone.then(() => this.countStored(tenant, out));
       reply = out.conflict === '' ? { status: 200 } : { status: 409, body: out.conflict + '\n' };
     } catch (e) {
       if (e instanceof LimitError && this.limitMetrics !== undefined) {
@@ -134,6 +123,24 @@ export class ReceiveHandler {
     m.writeTimeseries.observe({ code, tenant }, series);
     m.writeSamples.observe({ code, tenant }, samples);
     return reply;
+  }
+
+  /** countStored adds what a request stored and refused to the tenant's metrics. */
+  private countStored(tenant: string, out: IngestOutcome): void {
+    const m = this.metrics;
+    if (out.appended > 0) m.samplesAppended.inc({ tenant, type: 'float' }, out.appended);
+    if (out.newSeriesByShard > 0) {
+      const n = (this.tenantSeries.get(tenant) ?? 0) + out.newSeriesByShard;
+      this.tenantSeries.set(tenant, n);
+      m.headSeries.set({ tenant }, n);
+    }
+    if (out.outOfOrder > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_order' }, out.outOfOrder);
+    if (out.duplicate > 0) m.rejectedSamples.inc({ tenant, reason: 'duplicate' }, out.duplicate);
+    if (out.tooOld > 0) m.rejectedSamples.inc({ tenant, reason: 'out_of_bounds' }, out.tooOld);
+    if (out.invalidSamples > 0) m.rejectedSamples.inc({ tenant, reason: 'invalid_labels' }, out.invalidSamples);
+    if (out.exemplarsDropped > 0) m.dropped.inc({ kind: 'exemplar' }, out.exemplarsDropped);
+    if (out.histogramsDropped > 0) m.dropped.inc({ kind: 'histogram' }, out.histogramsDropped);
+    if (out.metadataDropped > 0) m.dropped.inc({ kind: 'metadata' }, out.metadataDropped);
   }
 
   /** run ingests one request: locally, or placed and fanned out when a hashring is configured. */

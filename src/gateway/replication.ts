@@ -121,13 +121,18 @@ export class Replication {
     const writes = distribute(ring, placed.lo, placed.hi, n, this.replicas);
     const d = ingest.decoded;
     const enc = this.encoder;
+    const locals: Promise<unknown>[] = [];
     // Everything below that reads the decoder or `placed` runs synchronously inside fanout()
     // (writeLocal routes and submits before its first await; encode is synchronous), so the next
     // request may reuse them as soon as fanout() returns its promise.
     const err = await this.replicator.fanout({
       tenant, numSeries: n, writes, endpoints: ring.endpoints, localAddress: this.opts.localEndpoint,
       replicationFactor: this.opts.replicationFactor, alreadyReplicated: false,
-      writeLocal: async (series) => localOutcome(await ingest.writePlaced(tb, placed, series, out)),
+      writeLocal: (series) => {
+        const w = ingest.writePlaced(tb, placed, series, out);
+        locals.push(w.catch(() => undefined));
+        return w.then(localOutcome);
+      },
       encode: (series) => {
         enc.reset();
         const ts = d.timestamps, vw = d.valueWords, blobs = placed.blobs;
@@ -138,6 +143,8 @@ export class Replication {
         return enc.finish();
       },
     });
+    // Quorum may have come from the peers while this node's own write goes on.
+    if (locals.length > 0) out.localDone = Promise.all(locals).then(() => undefined);
     // Invalid series are conflicts found before placement (docs/peers.md): an unavailable fan-out
     // still wins (retryable), otherwise any conflict makes the answer 409.
     const invalid = out.invalidSeries > 0
