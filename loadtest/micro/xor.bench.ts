@@ -8,11 +8,14 @@
  */
 import { pathToFileURL } from 'node:url';
 import { XOR_STATE_BYTES, XorIterator, xorAppend, xorByteLength, xorStateInit } from '../../src/chunkenc/xor.js';
+import { decodeXorInto, newSampleColumns } from '../../src/chunkenc/xorBulk.js';
 
 /** XorBenchResult is what main() measured. */
 export interface XorBenchResult {
   appendPerSec: number;
   iteratePerSec: number;
+  /** decodeXorInto (the read path's bulk decoder) into sample columns. */
+  bulkPerSec: number;
   bytesPerSample: number;
 }
 
@@ -75,6 +78,15 @@ export async function main(): Promise<XorBenchResult> {
     }
   };
 
+  // The bulk decoder reads plain (copied) bytes, as query threads do.
+  const copy = data.slice();
+  const cols = newSampleColumns(SERIES * SAMPLES);
+  const bulkAll = (): void => {
+    cols.n = 0;
+    for (let s = 0; s < SERIES; s++) decodeXorInto(copy, s * CHUNK_CAP, xorByteLength(i32, s * XOR_STATE_BYTES), -Infinity, Infinity, cols);
+    sink += cols.n;
+  };
+
   const measure = (ms: number, fn: () => void): number => {
     let rounds = 0;
     let best = Infinity;
@@ -92,6 +104,8 @@ export async function main(): Promise<XorBenchResult> {
   const appendPerSec = measure(600, appendAll);
   measure(100, iterateAll);
   const iteratePerSec = measure(600, iterateAll);
+  measure(100, bulkAll);
+  const bulkPerSec = measure(600, bulkAll);
   let bytes = 0;
   for (let s = 0; s < SERIES; s++) bytes += xorByteLength(i32, s * XOR_STATE_BYTES);
   const bytesPerSample = bytes / (SERIES * SAMPLES);
@@ -99,8 +113,9 @@ export async function main(): Promise<XorBenchResult> {
   const fmt = (n: number): string => `${(n / 1e6).toFixed(1)} M samples/s`;
   console.log(`xor append   ${fmt(appendPerSec)} (${SERIES} series x ${SAMPLES} samples, round-robin)`);
   console.log(`xor iterate  ${fmt(iteratePerSec)}`);
+  console.log(`xor bulk     ${fmt(bulkPerSec)} (decodeXorInto: ${(bulkPerSec / iteratePerSec).toFixed(2)}× the iterator)`);
   console.log(`xor size     ${bytesPerSample.toFixed(2)} bytes/sample`);
-  return { appendPerSec, iteratePerSec, bytesPerSample };
+  return { appendPerSec, iteratePerSec, bulkPerSec, bytesPerSample };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
