@@ -98,7 +98,7 @@ test('ring 3 → 5 under load (RF=3, ketama): no write lost or refused for good,
     assert.deepEqual(failed.filter((a) => a.status !== 503), [], 'failed tries are 503s only');
 
     // Queries: none missed an acknowledged series, before, during or after the change.
-    const before = runs.filter((r) => r.end < changeAt);
+    const before = runs.filter((r) => r.end <= changeAt);
     const during = runs.filter((r) => r.end >= changeAt && r.start <= applied);
     const after = runs.filter((r) => r.start > applied);
     assert.deepEqual(runs.filter((r) => r.error !== ''), [], 'every query returned every acknowledged series');
