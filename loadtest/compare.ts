@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { envInfo, type EnvInfo } from './lib/env.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -243,22 +244,6 @@ export function renderReport(results: TargetResult[], load: LoadOptions, env: En
   return out.join('\n');
 }
 
-interface EnvInfo { date: string; cpu: string; cores: number; ramGiB: string; os: string; node: string; command: string }
-
-function envInfo(argv: string[]): EnvInfo {
-  const cpus = os.cpus();
-  const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-  const script = process.argv[1] ? path.relative(process.cwd(), process.argv[1]) || process.argv[1] : 'compare.js';
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus.length,
-    ramGiB: (os.totalmem() / 2 ** 30).toFixed(1),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    command: ['node', script, ...argv].map(quote).join(' '),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // CLI
@@ -306,7 +291,8 @@ async function main(argv: string[]): Promise<number> {
     labels: Number(values.labels),
     seed: Number(values.seed),
   });
-  const env = envInfo(argv);
+  const script = process.argv[1] ? path.relative(process.cwd(), process.argv[1]) || process.argv[1] : 'compare.js';
+  const env = envInfo(['node', script, ...argv]);
   console.error(`machine: ${env.cpu}, ${env.cores} cores, ${env.ramGiB} GiB RAM; node ${env.node}; ${env.date}`);
   console.error(`command: ${env.command}`);
 

@@ -20,6 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { envInfo, type EnvInfo } from './lib/env.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRepoRoot } from './compare.js';
@@ -130,21 +131,6 @@ async function timedQuery(srv: Server, client: QueryClient, q: QuerySpec): Promi
 // ---------------------------------------------------------------------------------------------
 // Report
 
-interface EnvInfo { date: string; cpu: string; cores: number; ramGiB: string; os: string; node: string; command: string }
-
-function envInfo(argv: string[]): EnvInfo {
-  const cpus = os.cpus();
-  const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus.length,
-    ramGiB: (os.totalmem() / 2 ** 30).toFixed(1),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    command: ['node', 'dist/loadtest/query.js', ...argv].map(quote).join(' '),
-  };
-}
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -397,7 +383,7 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
 async function main(argv: string[]): Promise<number> {
   const f = parseFlags(argv);
   if (!f) { console.log(USAGE); return 0; }
-  const env = envInfo(argv);
+  const env = envInfo(['node', 'dist/loadtest/query.js', ...argv]);
   console.error(`machine: ${env.cpu}, ${env.cores} cores, ${env.ramGiB} GiB RAM; node ${env.node}; ${env.date}`);
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -23,6 +23,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { envInfo, type EnvInfo } from './lib/env.js';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -365,14 +366,14 @@ interface Ctx {
 
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
-interface Report { env: Record<string, string>; throughput: ThroughputResult[]; slow?: SlowReplicaResult; codecs?: CodecResult[] }
+interface Report { env: EnvInfo; throughput: ThroughputResult[]; slow?: SlowReplicaResult; codecs?: CodecResult[] }
 
 function render(r: Report, c: Ctx): string {
   const o: string[] = [];
-  o.push(`### Replication, ${r.env['date']}`);
+  o.push(`### Replication, ${r.env.date}`);
   o.push('');
-  o.push(`- Machine: ${r.env['cpu']}, nproc ${r.env['nproc']}, ${r.env['ram']} RAM, ${r.env['os']}; Node.js ${r.env['node']}`);
-  o.push(`- Command: \`${r.env['command']}\``);
+  o.push(`- Machine: ${r.env.cpu}, nproc ${r.env.cores}, ${r.env.ramGiB} GiB RAM, ${r.env.os}; Node.js ${r.env.node}`);
+  o.push(`- Command: \`${r.env.command}\``);
   o.push(`- Ring: 3 \`sluice receive\` processes on 127.0.0.1, one hashrings file (ketama), each \`--receive.shards=1 --receive.gateways=1\` (2 cores for 3 processes and the load generator), \`--tsdb.wal.fsync=batch\` (default).`);
   o.push(`- Load: ${fmtInt(c.load.series)} series × ${c.load.labels} labels, ${c.load.batch} series/request, seed ${c.load.seed}; warm-up round 0 creates every series, then ${c.durationSec} s closed loop with ${c.load.concurrency} connections assigned to the nodes round robin.`);
   o.push('');
@@ -427,18 +428,6 @@ function render(r: Report, c: Ctx): string {
   return o.join('\n');
 }
 
-function envInfo(argv: string[]): Record<string, string> {
-  const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
-    nproc: String(os.availableParallelism()),
-    ram: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    command: ['npm', 'run', 'bench:replication', '--', ...argv].map(quote).join(' '),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // CLI
@@ -486,8 +475,8 @@ async function main(argv: string[]): Promise<number> {
   const rateFlag = values.rate !== undefined ? num('rate', 1000) : undefined;
   const fraction = num('load-fraction', 0.01);
   const load = resolveOptions({ url: 'http://127.0.0.1:1/', series: Number(values.series), batch: Number(values.batch), concurrency: Number(values.concurrency), labels: Number(values.labels), seed: Number(values.seed) });
-  const env = envInfo(argv);
-  console.error(`machine: ${env['cpu']}, nproc ${env['nproc']}, ${env['ram']}; node ${env['node']}; ${env['date']}`);
+  const env = envInfo(['npm', 'run', 'bench:replication', '--', ...argv]);
+  console.error(`machine: ${env.cpu}, nproc ${env.cores}, ${env.ramGiB} GiB; node ${env.node}; ${env.date}`);
 
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
