@@ -23,46 +23,21 @@ export class LabelInterner {
   /** Open addressing: slot → entry index + 1 (0: empty). */
   private slots = new Int32Array(2048);
 
-  /**
-   * The previous blob decoded from the same buffer: where its k-th string was and what it was.
-   * Series of a selection come in postings order, and neighbours mostly share names and values:
-   * comparing with the neighbour's bytes is cheaper than hashing.
-   */
-  private prevBuf: Uint8Array | undefined;
-  private prevAt = new Int32Array(64);
-  private prevLen = new Int32Array(64);
-  private prevStr: string[] = [];
-
   /** decode turns a label blob into Labels; `buf` must not change while it runs. */
   decode(buf: Uint8Array, off: number, len: number): Labels {
     const out: Labels = [];
     const end = off + len;
-    const same = buf === this.prevBuf;
-    this.prevBuf = buf;
     let p = off;
-    let k = 0;
-    let name = '';
     while (p < end) {
       let q = p;
       while (buf[q] !== LABEL_SEP) q++;
-      let str: string;
-      const n = q - p;
-      if (same && k < this.prevStr.length && this.prevLen[k] === n && sameRange(buf, this.prevAt[k]!, p, n)) {
-        str = this.prevStr[k]!;
-      } else {
-        str = this.intern(buf, p, q);
-      }
-      if (k < this.prevAt.length) {
-        this.prevAt[k] = p;
-        this.prevLen[k] = n;
-        this.prevStr[k] = str;
-      }
-      if ((k & 1) === 0) name = str;
-      else out.push([name, str]);
-      k++;
+      const name = this.intern(buf, p, q);
+      p = q + 1;
+      q = p;
+      while (buf[q] !== LABEL_SEP) q++;
+      out.push([name, this.intern(buf, p, q)]);
       p = q + 1;
     }
-    if (k < this.prevStr.length) this.prevStr.length = k;
     return out;
   }
 
@@ -131,11 +106,6 @@ export class LabelInterner {
     }
     this.slots = slots;
   }
-}
-
-function sameRange(buf: Uint8Array, a: number, b: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
-  return true;
 }
 
 function grow32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
