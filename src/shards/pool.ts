@@ -3,7 +3,7 @@
  * gateway threads, which write batches, see link.ts), supervises the threads, forwards control
  * queries and reads their statistics.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { workerExecArgv } from '../util/profile.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { createRingBuffers, type RingBuffers } from '../sharedmem/ring.js';
 import { RingCtl, SHARD_CTL_BYTES, ShardCtl, ShardState, STAT_BYTES, StatSlot } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
 import { ErrorCode, SluiceError, fromWire } from '../errors.js';
-import type { FromShard, ShardInit, ShardQuery, ToShard } from './protocol.js';
+import type { FromShard, SegmentNews, ShardInit, ShardQuery, ToShard } from './protocol.js';
 import type { SelectQuery } from './headRead.js';
 import type { Labels } from '../model/labels.js';
 
@@ -69,7 +69,7 @@ export class Shard {
   readonly ready: Promise<void>;
   /** What the shard replayed from its WAL at its last start, if it has one. */
   replay: ShardReplay;
-  private readonly init: Omit<ShardInit, 'restart' | 'minValidT'>;
+  private readonly init: Omit<ShardInit, 'restart' | 'minValidT' | 'segments'>;
   /** Samples older than this are in blocks (a replacement thread starts with it). */
   minValidT = -Infinity;
   private readonly statsSab: SharedArrayBuffer;
@@ -96,7 +96,7 @@ export class Shard {
     this.ctl = new Int32Array(this.ctlSab);
     this.statsSab = new SharedArrayBuffer(STAT_BYTES);
     this.stats = new Float64Array(this.statsSab);
-    const init: Omit<ShardInit, 'restart' | 'minValidT'> = { index, rings: this.rings, ctl: this.ctlSab, stats: this.statsSab, blockDurationMs, walFsync: wal.fsync };
+    const init: Omit<ShardInit, 'restart' | 'minValidT' | 'segments'> = { index, rings: this.rings, ctl: this.ctlSab, stats: this.statsSab, blockDurationMs, walFsync: wal.fsync };
     if (opts.walDir !== undefined) init.walDir = join(opts.walDir, `shard-${String(index).padStart(3, '0')}`);
     this.init = init;
     this.ready = new Promise<void>((res, rej) => { this.onFirstReady = res; this.onFirstFail = rej; });
@@ -107,21 +107,38 @@ export class Shard {
 
   /** spawn starts a shard thread (a replacement when `restart`). */
   private spawn(restart: boolean): void {
-    this.view = new HeadView();
+    const view = new HeadView();
+    this.view = view;
     this.startedAt = performance.now();
+    // Segment news come on their own port, so that a reader can take them synchronously when it
+    // meets a segment it does not know yet (HeadView's refresh), while this thread is busy.
+    const { port1: news, port2: newsForShard } = new MessageChannel();
+    const apply = (m: SegmentNews): void => {
+      if (m.type === 'segment') view.addSegment(m.kind, m.index, m.sab);
+      else view.arena.dropSegment(m.index);
+    };
+    news.on('message', apply);
+    news.unref();
+    view.setRefresh(() => {
+      let got = false;
+      for (let r = receiveMessageOnPort(news); r !== undefined; r = receiveMessageOnPort(news)) {
+        apply(r.message as SegmentNews);
+        got = true;
+      }
+      return got;
+    });
     const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
-      workerData: { ...this.init, restart, minValidT: this.minValidT } satisfies ShardInit,
+      workerData: { ...this.init, restart, minValidT: this.minValidT, segments: newsForShard } satisfies ShardInit,
+      transferList: [newsForShard],
       name: `sluice-shard-${this.index}`,
       // Shards never inherit preload flags (--import/--require) of the parent.
       execArgv: workerExecArgv(),
       env: process.env,
     });
     this.worker = worker;
-    const view = this.view;
+    worker.once('exit', () => news.close());
     worker.on('message', (m: FromShard) => {
       switch (m.type) {
-        case 'segment': view.addSegment(m.kind, m.index, m.sab); break;
-        case 'dropSegment': view.arena.dropSegment(m.index); break;
         case 'ready':
           this.replay = m.replay;
           this.walCorruptions += m.replay?.corruptions.length ?? 0;

@@ -5,6 +5,7 @@
 import type { RingBuffers } from '../sharedmem/ring.js';
 import type { SelectQuery } from './headRead.js';
 import type { ErrorCode } from '../errors.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** ShardInit is the worker's workerData. */
 export interface ShardInit {
@@ -22,7 +23,18 @@ export interface ShardInit {
   restart: boolean;
   /** Samples older than this are already in blocks: refused on append, skipped on replay. */
   minValidT: number;
+  /**
+   * Where the shard announces its shared-memory segments (SegmentNews), apart from its other
+   * messages: a reader that meets an address in a segment it has not been told of yet drains
+   * this port synchronously (receiveMessageOnPort) instead of waiting for its event loop.
+   */
+  segments: MessagePort;
 }
+
+/** SegmentNews tells the readers of a shard's head that a segment was added or dropped. */
+export type SegmentNews =
+  | { type: 'segment'; kind: 'series' | 'arena'; index: number; sab: SharedArrayBuffer }
+  | { type: 'dropSegment'; index: number };
 
 /** Queries the main thread sends; answered with a ShardReply of the same id. */
 export type ShardQuery =
@@ -50,11 +62,9 @@ export type ToShard = ShardQuery | { type: 'stop' };
 
 /** Messages from a shard. */
 export type FromShard =
-  | { type: 'segment'; kind: 'series' | 'arena'; index: number; sab: SharedArrayBuffer }
   | { type: 'ready'; replay?: { series: number; samples: number; ms: number; corruptions: { segment: number; offset: number; reason: string }[]; tornTail: { segment: number; offset: number } | null } }
   | { type: 'reply'; id: number; result: unknown }
   | { type: 'reply'; id: number; error: { code: ErrorCode; message: string } }
-  | { type: 'dropSegment'; index: number }
   | { type: 'walError'; message: string }
   | { type: 'walRecovered' }
   | { type: 'stopped' };

@@ -19,13 +19,14 @@ import { RingConsumer } from '../sharedmem/ring.js';
 import { RESULT_SLOTS, RESULT_SLOT_I32, ResultError, ResultSlot, RingCtl, ShardCtl, ShardState, StatSlot, WalErrno } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
 import { toWire } from '../errors.js';
-import type { CutStarted, FromShard, ShardInit, ToShard } from './protocol.js';
+import type { CutStarted, FromShard, SegmentNews, ShardInit, ToShard } from './protocol.js';
 import { truncateHead } from './headTruncate.js';
 import type { TenantSeriesQuery } from './pool.js';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
 const post = (m: FromShard): void => port.postMessage(m);
+const news = (m: SegmentNews): void => init.segments.postMessage(m);
 
 // The shard reads labels for queries through the same segments other threads are sent.
 const view = new HeadView();
@@ -33,9 +34,9 @@ const head = new Head({
   blockDurationMs: init.blockDurationMs,
   onSegment: (kind, index, sab) => {
     view.addSegment(kind, index, sab);
-    post({ type: 'segment', kind, index, sab });
+    news({ type: 'segment', kind, index, sab });
   },
-  onDropSegment: (index) => post({ type: 'dropSegment', index }),
+  onDropSegment: (index) => news({ type: 'dropSegment', index }),
 });
 head.minValidT = init.minValidT;
 const rings = init.rings.map((r) => new RingConsumer(r));

@@ -26,6 +26,12 @@ export class ArenaView {
   /** 32-bit views, for comparing 8-aligned allocations a word at a time. */
   readonly words: (Uint32Array<SharedArrayBuffer> | undefined)[] = [];
 
+  /**
+   * refresh, when set, takes the segment news waiting for this reader (synchronously) and says
+   * whether there were any: called when an address names a segment this view does not know.
+   */
+  refresh: (() => boolean) | undefined;
+
   /** addSegment registers segment `index`, received from the owner. */
   addSegment(index: number, sab: SharedArrayBuffer): void {
     this.segments[index] = new Uint8Array(sab);
@@ -43,6 +49,18 @@ export class ArenaView {
   /** bytes returns the segment holding `addr`; use with offsetOf(addr). */
   segmentOf(addr: number): Uint8Array<SharedArrayBuffer> {
     const s = this.segments[addr >>> ARENA_SEG_SHIFT];
+    return s !== undefined ? s : this.missing(addr);
+  }
+
+  /** viewOf returns the DataView of the segment holding `addr`, or undefined if it is gone. */
+  viewOf(addr: number): DataView<SharedArrayBuffer> | undefined {
+    const v = this.views[addr >>> ARENA_SEG_SHIFT];
+    if (v !== undefined || this.refresh === undefined || !this.refresh()) return v;
+    return this.views[addr >>> ARENA_SEG_SHIFT];
+  }
+
+  private missing(addr: number): Uint8Array<SharedArrayBuffer> {
+    const s = this.refresh?.() === true ? this.segments[addr >>> ARENA_SEG_SHIFT] : undefined;
     if (s === undefined) throw new RangeError(`arena segment ${addr >>> ARENA_SEG_SHIFT} unknown`);
     return s;
   }

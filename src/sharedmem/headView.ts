@@ -10,7 +10,7 @@
  */
 import { ArenaView, offsetOf } from './arena.js';
 import { SeriesTableView, i32Base, f64Base } from './seriesTable.js';
-import { ARENA_SEG_SHIFT, CLOSED_CHUNK_HEADER_BYTES, SeriesF64, SeriesI32 } from './layout.js';
+import { CLOSED_CHUNK_HEADER_BYTES, SeriesF64, SeriesI32 } from './layout.js';
 import { decodeLabelBlob, type Labels } from '../model/labels.js';
 
 /** ChunkCopy is one chunk's XOR bytes (with the 2-byte count header) and its time range. */
@@ -30,7 +30,23 @@ export interface ChunkSink {
   put(src: Uint8Array, off: number, len: number, minT: number, maxT: number): void;
 }
 
-const MAX_RETRIES = 1000;
+/**
+ * A read torn by the shard (it held the series mid-update, or moved or truncated it meanwhile) is
+ * retried at once SPIN_READS times, then with sleeps growing to 1 ms: on a busy machine the shard
+ * thread can be descheduled while it holds a series' seqlock, for longer than any spin. A series
+ * that stays torn for RETRY_BUDGET_MS is reported as an error.
+ */
+const SPIN_READS = 64;
+const RETRY_BUDGET_MS = 2000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** backoff waits before retry number `attempt`; false once the budget from `since` is spent. */
+function backoff(attempt: number, since: number): boolean {
+  if (attempt < SPIN_READS) return true;
+  if (performance.now() - since > RETRY_BUDGET_MS) return false;
+  Atomics.wait(sleeper, 0, 0, Math.min(1, 0.02 * 2 ** Math.min(6, attempt - SPIN_READS)));
+  return true;
+}
 
 function growI32(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
@@ -44,6 +60,16 @@ export class HeadView {
   readonly arena = new ArenaView();
   /** Scratch for chunksInto: the closed chunks of one walk. */
   private walk = new Int32Array(64);
+
+  /**
+   * setRefresh installs how this view takes segment news waiting for it synchronously (the
+   * shard pool drains the shard's news port): an address in a segment not known yet is then
+   * resolved at once, without returning to the event loop that would deliver the news.
+   */
+  setRefresh(refresh: () => boolean): void {
+    this.series.refresh = refresh;
+    this.arena.refresh = refresh;
+  }
 
   /** addSegment registers a segment announced by the shard. */
   addSegment(kind: 'series' | 'arena', index: number, sab: SharedArrayBuffer): void {
@@ -81,7 +107,7 @@ export class HeadView {
 
   /**
    * chunks copies every chunk of series `ref` overlapping [mint, maxt], oldest first.
-   * Throws after MAX_RETRIES torn reads (the shard would have to be moving this one chunk
+   * Throws after RETRY_BUDGET_MS of torn reads (the shard would have to be moving this one chunk
    * continuously), which callers report as unavailable.
    */
   chunks(ref: number, mint = -Infinity, maxt = Infinity): ChunkCopy[] {
@@ -104,7 +130,9 @@ export class HeadView {
     const seg = this.series.seg(ref);
     const b = i32Base(ref);
     const f = f64Base(ref);
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    const since = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && !backoff(attempt, since)) break;
       const v1 = Atomics.load(seg.i32, b + SeriesI32.SEQLOCK);
       if (v1 & 1) continue;
       const cptr = seg.i32[b + SeriesI32.CHUNK_PTR]!;
@@ -121,7 +149,7 @@ export class HeadView {
       try {
         // Newest first along the chain: note the overlapping ones, copy them oldest first.
         while (closed !== 0) {
-          const dv = this.arena.views[closed >>> ARENA_SEG_SHIFT];
+          const dv = this.arena.viewOf(closed);
           if (dv === undefined) { torn = true; break; }
           const off = offsetOf(closed);
           const minT = dv.getFloat64(off, true);
@@ -136,7 +164,7 @@ export class HeadView {
         }
         for (let k = n - 1; k >= 0 && !torn; k--) {
           const at = this.walk[k]!;
-          const dv = this.arena.views[at >>> ARENA_SEG_SHIFT];
+          const dv = this.arena.viewOf(at);
           if (dv === undefined) { torn = true; break; }
           const off = offsetOf(at);
           const len = dv.getInt32(off + 20, true);
@@ -151,6 +179,6 @@ export class HeadView {
       if (!torn && Atomics.load(seg.i32, b + SeriesI32.SEQLOCK) === v1) return;
       sink.rollback();
     }
-    throw new Error(`series ${ref}: chunk kept changing during ${MAX_RETRIES} reads`);
+    throw new Error(`series ${ref}: chunk kept changing for ${RETRY_BUDGET_MS} ms of reads`);
   }
 }

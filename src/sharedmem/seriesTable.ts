@@ -22,6 +22,8 @@ export interface SeriesSegment {
 /** SeriesTableView reads series records from any thread that was sent the segments. */
 export class SeriesTableView {
   readonly segs: SeriesSegment[] = [];
+  /** refresh: as ArenaView's (takes waiting segment news; true if there were any). */
+  refresh: (() => boolean) | undefined;
 
   /** addSegment registers segment `index`, received from the owner. */
   addSegment(index: number, sab: SharedArrayBuffer): void {
@@ -31,6 +33,11 @@ export class SeriesTableView {
   /** seg returns the segment of series `ref`. */
   seg(ref: number): SeriesSegment {
     const s = this.segs[ref >>> SERIES_SEG_SHIFT];
+    return s !== undefined ? s : this.missing(ref);
+  }
+
+  private missing(ref: number): SeriesSegment {
+    const s = this.refresh?.() === true ? this.segs[ref >>> SERIES_SEG_SHIFT] : undefined;
     if (s === undefined) throw new RangeError(`series segment ${ref >>> SERIES_SEG_SHIFT} unknown`);
     return s;
   }
