@@ -11,6 +11,19 @@ import { LABEL_SEP, type Labels } from './labels.js';
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const latin1 = new TextDecoder('latin1');
 
+/** LabelPick is a set of label names to keep, as strings and as their UTF-8 bytes. */
+export class LabelPick {
+  readonly names: readonly string[];
+  readonly bytes: readonly Uint8Array[];
+
+  /** `names` must be sorted, as label sets are: the kept labels then stay in order. */
+  constructor(names: readonly string[]) {
+    this.names = names;
+    const enc = new TextEncoder();
+    this.bytes = names.map((n) => enc.encode(n));
+  }
+}
+
 /** LabelInterner turns label blobs into Labels with shared strings. */
 export class LabelInterner {
   /** Bytes of every string kept, back to back. */
@@ -36,6 +49,35 @@ export class LabelInterner {
       q = p;
       while (buf[q] !== LABEL_SEP) q++;
       out.push([name, this.intern(buf, p, q)]);
+      p = q + 1;
+    }
+    return out;
+  }
+
+  /**
+   * decodeOnly is decode keeping only the labels `pick` names: names are compared as bytes, and
+   * only the kept values are made into strings.
+   */
+  decodeOnly(buf: Uint8Array, off: number, len: number, pick: LabelPick): Labels {
+    const out: Labels = [];
+    const end = off + len;
+    const { bytes, names } = pick;
+    let p = off;
+    while (p < end) {
+      let q = p;
+      while (buf[q] !== LABEL_SEP) q++;
+      let k = -1;
+      for (let j = 0; j < bytes.length; j++) {
+        const b = bytes[j]!;
+        if (b.length !== q - p) continue;
+        let same = true;
+        for (let x = 0; x < b.length; x++) if (b[x] !== buf[p + x]) { same = false; break; }
+        if (same) { k = j; break; }
+      }
+      p = q + 1;
+      q = p;
+      while (buf[q] !== LABEL_SEP) q++;
+      if (k >= 0) out.push([names[k]!, this.intern(buf, p, q)]);
       p = q + 1;
     }
     return out;

@@ -16,7 +16,7 @@ import { SeriesSetBuilder, decodeSeriesSet, type RawSeriesSet } from './seriesSe
 import type { ShardPool } from '../shards/pool.js';
 import type { BlockSet } from './blockSet.js';
 import type { PeerReads } from './peerReads.js';
-import type { Querier, SeriesData } from './promql/storage.js';
+import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
 
 /** QuerierOptions configures TenantSource. */
 export interface QuerierOptions {
@@ -98,9 +98,9 @@ export class TenantQuerier implements Querier {
     this.source = new TenantSource(opts, tenant);
   }
 
-  async select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> {
+  async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
     const set = await this.source.select(matchers, mint, maxt);
     if (set.warnings) this.warnings.push(...set.warnings);
-    return decodeSeriesSet(set, mint, maxt);
+    return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
   }
 }

@@ -14,7 +14,7 @@
  * spans [chunkMinT[j], chunkMaxT[j]] ms (NaN: not known).
  */
 import { decodeXorInto, ensureRoom, newSampleColumns, xorSampleCount, type SampleColumns } from '../chunkenc/xorBulk.js';
-import { LabelInterner } from '../model/labelIntern.js';
+import { LabelInterner, LabelPick } from '../model/labelIntern.js';
 import {
   blobLabelsBytes, decodeLabelBlob, encodeLabelBlob, mergeLabelBlob, toBlobLabels, type BlobLabels, type Labels,
 } from '../model/labels.js';
@@ -316,9 +316,11 @@ const PAGE_SAMPLES = 1 << 20;
 /**
  * decodeSeriesSet decodes every series' samples within [mint, maxt]; a series whose chunks came
  * from several sources is sorted by timestamp and each timestamp kept once. Series' columns are
- * views into a few large pages (one allocation per million samples, not two per series).
+ * views into a few large pages (one allocation per million samples, not two per series). With
+ * `only` (sorted label names), each series' labels are those alone (a query's label projection).
  */
-export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, interner = new LabelInterner()): SeriesData[] {
+export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, interner = new LabelInterner(), only?: readonly string[]): SeriesData[] {
+  const pick = only === undefined ? undefined : new LabelPick(only);
   const n = seriesCount(s);
   const { bytes, chunkOffs, seriesChunks } = s;
   let total = 0;
@@ -347,7 +349,9 @@ export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, int
     }
     total -= need;
     if (page.n === start) continue;
-    const labels = interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!);
+    const labels = pick === undefined
+      ? interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!)
+      : interner.decodeOnly(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!, pick);
     out.push({ labels, t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
   }
   return out;

@@ -7,13 +7,14 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { setPriority } from 'node:os';
+import { nameThread } from '../util/thread.js';
 import { Engine } from './promql/engine.js';
 import { answerJson } from './answerJson.js';
 import { parseExpr } from './promql/parse.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
-import type { Querier, SeriesData } from './promql/storage.js';
+import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
 
 /**
  * QUERY_NICE is the CPU priority of query threads: below ingestion (nice 0), so that on a busy
@@ -22,6 +23,7 @@ import type { Querier, SeriesData } from './promql/storage.js';
  * lowering one's own priority needs no privilege.
  */
 const QUERY_NICE = 10;
+nameThread('sluice-query');
 try {
   setPriority(QUERY_NICE);
 } catch {
@@ -78,14 +80,14 @@ class RemoteQuerier implements Querier {
     });
   }
 
-  async select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> {
+  async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
     const id = this.nextId++;
     const set = await new Promise<RawSeriesSet>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.port.postMessage({ id, matchers, mint, maxt } satisfies SelectRequest);
     });
     if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
-    return decodeSeriesSet(set, mint, maxt);
+    return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
   }
 }
 

@@ -18,6 +18,7 @@ import { Evaluator, prepareSeries, type PreparedSeries, type QueryContext } from
 import { setOffsetForAtModifier, timeRange } from './modifiers.js';
 import { infoSelector } from './info.js';
 import { parseExpr } from './parse.js';
+import { labelProjection } from './projection.js';
 import type { Querier } from './storage.js';
 import { Annotations, PromQLError, cleanupMetricLabels, formatFloat, sortMatrix, type Matrix } from './value.js';
 
@@ -142,7 +143,11 @@ export class Engine {
         selectors.push({ vs, mint, maxt });
       }
     });
-    const fetched = await Promise.all(selectors.map((s) => q.select(s.vs.matchers, s.mint, s.maxt)));
+    const projection = labelProjection(expr);
+    const fetched = await Promise.all(selectors.map((s) => {
+      const labels = projection.get(s.vs);
+      return labels === undefined ? q.select(s.vs.matchers, s.mint, s.maxt) : q.select(s.vs.matchers, s.mint, s.maxt, { labels });
+    }));
     const data = new Map<VectorSelector, PreparedSeries[]>();
     selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map(prepareSeries)));
 

@@ -19,7 +19,16 @@ export interface SeriesData {
   st?: Float64Array;
 }
 
+/**
+ * SelectHints tell a Querier what the query will look at. `labels`: the sorted names of the only
+ * labels it reads (src/query/promql/projection.ts); a querier may leave every other label out of
+ * the series it returns, or ignore the hint.
+ */
+export interface SelectHints {
+  labels?: readonly string[];
+}
+
 /** Querier selects series by label matchers; every matcher must hold. */
 export interface Querier {
-  select(matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]>;
+  select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]>;
 }

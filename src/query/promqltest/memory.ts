@@ -7,7 +7,7 @@
 import { compareLabels, type Labels } from '../../model/labels.js';
 import type { Matcher } from '../../model/matchers.js';
 import { matcherTest } from '../promql/info.js';
-import type { Querier, SeriesData } from '../promql/storage.js';
+import type { Querier, SelectHints, SeriesData } from '../promql/storage.js';
 import { labelsKey } from '../promql/value.js';
 import type { LoadCommand } from './script.js';
 
@@ -121,7 +121,7 @@ export class MemoryStorage {
    */
   querier(onHistogram: () => void, onStartTimestamps: () => void = () => {}): Querier {
     return {
-      select: (matchers: Matcher[], mint: number, maxt: number): Promise<SeriesData[]> => {
+      select: (matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> => {
         const tests = matchers.map((m) => ({ name: m.name, test: matcherTest(m) }));
         const out: SeriesData[] = [];
         for (const s of this.series.values()) {
@@ -147,6 +147,10 @@ export class MemoryStorage {
           out.push(d);
         }
         out.sort((a, b) => compareLabels(a.labels, b.labels));
+        // Honour the label projection as the receiver's querier does, so that the conformance
+        // corpus checks the engine's projection too.
+        const keep = hints?.labels;
+        if (keep !== undefined) for (const d of out) d.labels = d.labels.filter(([n]) => keep.includes(n));
         return Promise.resolve(out);
       },
     };
