@@ -4,6 +4,7 @@
  * each shard's part into its own ring to that shard.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { nameThread } from '../util/thread.js';
 import { listen, type Listener } from './http.js';
 import { ReceiveHandler } from './receiveHandler.js';
 import { ShardLink } from '../shards/link.js';
@@ -13,6 +14,7 @@ import type { FromGateway, GatewayInit, ToGateway } from './protocol.js';
 import type { HeadSeriesOverAck, HeadSeriesOverMessage } from './limits.js';
 
 const init = workerData as GatewayInit;
+nameThread(`sluice-gw-${init.index}`);
 const port = parentPort!;
 const post = (m: FromGateway): void => port.postMessage(m);
 const log = new Logger(init.logLevel, init.logFormat, { gateway: init.index });
