@@ -22,6 +22,12 @@ test('defaults are those of thanos receive', () => {
   assert.equal(c.tenantLabelName, 'tenant_id');
   assert.equal(c.httpGracePeriodMs, 120_000);
   assert.ok(c.shards >= 1);
+  // Blocks: 2h blocks (as Prometheus and Thanos cut them), kept locally for the seed's 15d, in a
+  // FILESYSTEM bucket beside the data when no object store is configured; every ack fsynced.
+  assert.equal(c.blockDurationMs, 2 * 3_600_000);
+  assert.equal(c.retentionMs, 15 * 24 * 3_600_000);
+  assert.equal(c.walFsync, 'batch');
+  assert.equal(c.objstore.type, 'FILESYSTEM');
 });
 
 test('--label parses quoted values and repeats', () => {
