@@ -9,8 +9,10 @@
  *      so all older samples sit in WAL segments ≤ the one it reports;
  *   2. blocks are written (tmp dir + rename) into <tsdb.path>/blocks/<ULID>;
  *   3. the watermark file records C (a restart refuses and skips older samples: no block is cut twice);
- *   4. the shards drop the chunks that end before C (headTruncate.ts);
- *   5. each shard's WAL is checkpointed up to its reported segment, keeping samples ≥ C.
+ *   4. the shards drop the chunks that end before C, then the series left without data
+ *      (headTruncate.ts), and answer the WAL ids of the series they still hold;
+ *   5. each shard's WAL is checkpointed up to its reported segment, keeping samples ≥ C and only
+ *      the series still held.
  * The shipper uploads the new blocks on its own schedule (or at once, for a flush).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -38,8 +40,11 @@ export interface CutterOptions {
   externalLabels: [string, string][];
   tenantLabelName: string;
   log: Logger;
-  /** checkpoint shrinks shard `shard`'s WAL: segments ≤ upTo go, samples ≥ mint are kept. */
-  checkpoint?: (shard: number, upTo: number, mint: number) => Promise<void>;
+  /**
+   * checkpoint shrinks shard `shard`'s WAL: segments ≤ upTo go, samples ≥ mint are kept, and of
+   * the series only those whose WAL id is in `live` (the shard's answer to the truncation).
+   */
+  checkpoint?: (shard: number, upTo: number, mint: number, live: Float64Array) => Promise<void>;
 }
 
 /** CutResult says what one cut wrote. */
@@ -143,20 +148,21 @@ export class BlockCutter {
     await writeFileAtomic(join(this.opts.tsdbPath, WATERMARK_FILE), JSON.stringify({ version: 1, minValidTime: upTo }) + '\n');
     this.watermark = upTo;
     for (const s of pool.shards) s.minValidT = upTo;
-    // 4. Drop the persisted chunks from the heads.
+    // 4. Drop the persisted chunks from the heads, then the series left without data.
     const trunc = await Promise.all(pool.shards.map((s) => s.query<TruncateStats>({ type: 'query', op: 'truncate', cut: upTo })));
     // 5. Shrink the WALs.
     if (this.opts.checkpoint) {
       for (let i = 0; i < starts.length; i++) {
         const seg = starts[i]!.walSegment;
-        if (seg >= 0) await this.opts.checkpoint(i, seg, upTo);
+        if (seg >= 0) await this.opts.checkpoint(i, seg, upTo, trunc[i]!.liveWalRefs);
       }
     }
     const ms = performance.now() - started;
     log.info('head cut into blocks', {
       up_to: new Date(upTo).toISOString(), blocks: blocks.length, ulids: blocks.map((b) => b.ulid).join(','),
       samples: blocks.reduce((a, b) => a + b.meta.stats.numSamples, 0), chunks_dropped: trunc.reduce((a, t) => a + t.chunks + t.openChunks, 0),
-      bytes_freed: trunc.reduce((a, t) => a + t.bytesFreed, 0), ms: Math.round(ms),
+      bytes_freed: trunc.reduce((a, t) => a + t.bytesFreed, 0), series_dropped: trunc.reduce((a, t) => a + t.seriesDropped, 0),
+      ms: Math.round(ms),
     });
     return { blocks, upTo, ms };
   }

@@ -45,7 +45,10 @@ export type ShardQuery =
   | { type: 'query'; id: number; op: 'tenants' }
   /** Start a block cut at `cut`: refuse older samples from now on, rotate the WAL; answers CutStarted. */
   | { type: 'query'; id: number; op: 'cutStart'; cut: number }
-  /** Drop head chunks that end before `cut` (they are in a block now); answers TruncateStats. */
+  /**
+   * Drop head chunks that end before `cut` (they are in a block now), then the series left without
+   * data; answers TruncateStats (headTruncate.ts), with the WAL ids of the series still live.
+   */
   | { type: 'query'; id: number; op: 'truncate'; cut: number };
 
 /** CutStarted is a shard's answer to cutStart. */

@@ -3,7 +3,8 @@
  * records for the series it created, one samples record for its valid samples) before the round
  * is applied to the head and acknowledged; on start the shard replays it into an empty head.
  * The byte format is src/wal (docs/format/wal.md). A series record lists the tenant first, as a
- * label with an empty name (a real label name is never empty).
+ * label with an empty name (a real label name is never empty). Records name series by their WAL
+ * id (Head.walRefs), not by ref: refs are reused after series GC, WAL ids never are.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import {
 import { WasmXxh64 } from '../hash/xxhash64Wasm.js';
 import { decodeLabelBlob, encodeLabelBlob, type Labels } from '../model/labels.js';
 import { accept, appendSample, type BatchResult } from './headAppend.js';
+import { dropEmptySeries } from './headTruncate.js';
 import { SeriesI32 } from '../sharedmem/layout.js';
 import { i32Base } from '../sharedmem/seriesTable.js';
 import type { Head } from './head.js';
@@ -31,6 +33,8 @@ export interface ReplayStats {
   tornTail: { segment: number; offset: number } | null;
   /** checkpoint is the number of the checkpoint replayed first, -1 when there was none. */
   checkpoint: number;
+  /** seriesDropped: series replayed without any sample left in the head, dropped at the end. */
+  seriesDropped: number;
 }
 
 const enc = new TextEncoder();
@@ -77,8 +81,9 @@ export class ShardWal {
     }
     if (pend.n > 0) {
       const e = this.samplesEnc;
+      const walRefs = head.walRefs;
       e.beginSamples();
-      for (let i = 0; i < pend.n; i++) e.sample(pend.refs[i]!, pend.ts[i]!, pend.lo[i]! >>> 0, pend.hi[i]! >>> 0);
+      for (let i = 0; i < pend.n; i++) e.sample(walRefs[pend.refs[i]!]!, pend.ts[i]!, pend.lo[i]! >>> 0, pend.hi[i]! >>> 0);
       recs.push(e.finish());
     }
     if (recs.length === 0) return;
@@ -91,7 +96,10 @@ export class ShardWal {
     this.carryN = 0;
   }
 
-  /** seriesTo adds series `ref` (tenant first, as a label with an empty name) to a series record. */
+  /**
+   * seriesTo adds series `ref` (tenant first, as a label with an empty name) to a series record,
+   * under its WAL id.
+   */
   private seriesTo(e: RecordEncoder, head: Head, ref: number): void {
     const seg = head.series.seg(ref);
     const b = i32Base(ref);
@@ -100,7 +108,7 @@ export class ShardWal {
     const ls = decodeLabelBlob(head.arena.copy(addr, len), 0, len);
     const flat: string[] = ['', head.tenants[seg.i32[b + SeriesI32.TENANT]!]!];
     for (const [n, v] of ls) flat.push(n, v);
-    e.series(ref, flat);
+    e.series(head.walRefs[ref]!, flat);
   }
 
   private carryPush(ref: number): void {
@@ -127,7 +135,9 @@ export class ShardWal {
  * replay reads the WAL of `dir` into `head`, in order: the newest complete checkpoint first
  * (src/wal/checkpoint.ts), then the segments after it. Segments the checkpoint covers that a crash
  * left undeleted are not read again, so nothing is counted twice. A record that does not decode
- * is skipped and reported like framing corruption.
+ * is skipped and reported like framing corruption. Series left without any sample in the head
+ * (all older than the head's lower bound, or none ever accepted) are dropped at the end, as the
+ * next truncation would (headTruncate.ts).
  */
 function replay(dir: string, head: Head): ReplayStats {
   const started = performance.now();
@@ -146,7 +156,8 @@ function replay(dir: string, head: Head): ReplayStats {
   }
   const reader = new WalReader(dir, { from: cp + 1, onCorruption: (c) => corruptions.push(c) });
   r.read(reader, '', corruptions);
-  return { series: r.series, samples: r.out.appended, ms: performance.now() - started, corruptions, tornTail: reader.tornTail, checkpoint: cp };
+  const seriesDropped = dropEmptySeries(head);
+  return { series: r.series, samples: r.out.appended, ms: performance.now() - started, corruptions, tornTail: reader.tornTail, checkpoint: cp, seriesDropped };
 }
 
 /** Replayer applies WAL records to a head; one per replay, shared by the checkpoint and the WAL. */
@@ -155,7 +166,10 @@ class Replayer {
   private readonly hasher = new WasmXxh64();
   private readonly batch = new SampleBatch(4096);
   readonly out: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, tooOld: 0, newSeries: 0 };
-  /** WAL ref → head ref (equal when the WAL is whole: refs are dense, made in the same order). */
+  /**
+   * WAL id → head ref. A plain array: WAL ids are mostly dense (from 0 without GC, clustered
+   * after it), and the hot loop below reads it once per sample.
+   */
   private readonly refMap: number[] = [];
   series = 0;
 
@@ -205,7 +219,14 @@ class Replayer {
     const hi = hasher.hi | 0;
     const tid = head.tenantId(tenant);
     let r = lookupAligned(head, tid, lo, hi, blob);
-    if (r === -1) r = head.create(tid, lo, hi, blob, 0, blob.length);
+    if (r === -1) {
+      r = head.create(tid, lo, hi, blob, 0, blob.length);
+      head.adoptWalRef(r, ref);
+    } else if (ref > head.walRefs[r]!) {
+      // The same labels under a newer id: the series was dropped and created again before the
+      // checkpoint dropping the old id was written. The newer id is the one live (and checkpointed).
+      head.adoptWalRef(r, ref);
+    }
     this.refMap[ref] = r;
     this.series++;
   };

@@ -7,6 +7,7 @@
  * (queries, stop) still run between rounds. The commit protocol is in pending.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { nameThread } from '../util/thread.js';
 import { Head } from './head.js';
 import { applyPending, rollbackPending, validateBatch, type BatchResult } from './headAppend.js';
 import { PendingAppends } from './pending.js';
@@ -24,6 +25,7 @@ import { truncateHead } from './headTruncate.js';
 import type { TenantSeriesQuery } from './pool.js';
 
 const init = workerData as ShardInit;
+nameThread(`sluice-shard-${init.index}`);
 const port = parentPort!;
 const post = (m: FromShard): void => port.postMessage(m);
 const news = (m: SegmentNews): void => init.segments.postMessage(m);
@@ -184,7 +186,7 @@ async function loop(): Promise<void> {
     const opened = await ShardWal.open(init.walDir, init.walFsync, head);
     wal = opened.wal;
     replay = opened.stats;
-    stats[StatSlot.SERIES] = head.series.count;
+    stats[StatSlot.SERIES] = head.liveCount;
     stats[StatSlot.HEAD_BYTES] = head.memoryBytes();
   }
   stats[StatSlot.MIN_T] = head.minT;
@@ -193,7 +195,7 @@ async function loop(): Promise<void> {
   post(replay ? { type: 'ready', replay } : { type: 'ready' });
   while (!stopping) {
     const busy = await round();
-    stats[StatSlot.SERIES] = head.series.count;
+    stats[StatSlot.SERIES] = head.liveCount;
     stats[StatSlot.MIN_T] = head.minT;
     stats[StatSlot.MAX_T] = head.maxT;
     stats[StatSlot.HEAD_BYTES] = head.memoryBytes();

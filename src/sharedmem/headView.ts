@@ -77,7 +77,11 @@ export class HeadView {
     else this.arena.addSegment(index, sab);
   }
 
-  /** labels returns the label set of series `ref` (immutable after creation: no lock needed). */
+  /**
+   * labels returns the label set of series `ref`. No lock: a label blob never changes while its
+   * series lives, nor for 60 s after the series is dropped (then its ref and blob may be reused;
+   * readers copy what they select at once).
+   */
   labels(ref: number): Labels {
     const seg = this.series.seg(ref);
     const b = i32Base(ref);
@@ -89,7 +93,7 @@ export class HeadView {
 
   /**
    * labelsInto hands series `ref`'s label blob, in shared memory, to `f` (which must copy what it
-   * keeps): no decoding, no copy of its own. Label blobs never change once written.
+   * keeps): no decoding, no copy of its own. The blob is stable as labels() says.
    */
   labelsInto<T>(ref: number, f: (buf: Uint8Array, off: number, len: number) => T): T {
     const seg = this.series.seg(ref);

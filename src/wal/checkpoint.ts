@@ -2,9 +2,10 @@
  * WAL checkpoints: after the head's oldest range is written to a block, the segments holding it
  * are replaced by a checkpoint of what is still needed (docs/format/wal.md, "Checkpoints and
  * truncation"). `checkpoint(dir, upTo, mint)` reads the newest checkpoint and the segments
- * `≤ upTo`, writes every series and the samples with `t ≥ mint` to `dir/checkpoint.<upTo>/` (a
- * WAL directory itself, read by the same WalReader), then deletes the segments and checkpoints it
- * replaces.
+ * `≤ upTo`, writes the series still live (every series unless `keepSeries` says otherwise: the
+ * shards pass the WAL ids their head still holds, see `keepRefs`) and the samples with
+ * `t ≥ mint` to `dir/checkpoint.<upTo>/` (a WAL directory itself, read by the same WalReader),
+ * then deletes the segments and checkpoints it replaces.
  *
  * Touches only files in the WAL directory it is given: segments `≤ upTo` (read, then deleted),
  * `checkpoint.*` directories. It never touches the segment a WalWriter is writing (the caller
@@ -32,7 +33,11 @@ export interface CheckpointOptions {
    * WAL that is itself not fsynced (`--tsdb.wal.fsync=off`) should turn it off.
    */
   fsync?: boolean;
-  /** keepSeries drops the series it returns false for (default: every series is kept). */
+  /**
+   * keepSeries drops the series records whose ref (the WAL id) it returns false for (default:
+   * every series is kept). Samples are chosen by time alone: a series the head dropped has no
+   * sample at or after the head's cut, so none at or after `mint`.
+   */
   keepSeries?: (ref: number) => boolean;
 }
 
@@ -44,6 +49,7 @@ export interface CheckpointStats {
   previous: number;
   /** path of the checkpoint directory (the existing one when it already covered `upTo`). */
   path: string;
+  /** seriesKept / seriesDropped count series entries copied / left out by keepSeries. */
   seriesKept: number;
   seriesDropped: number;
   /** samplesKept are the samples with `t ≥ mint`; samplesDropped the older ones (in a block). */
@@ -62,6 +68,24 @@ export interface CheckpointStats {
   ms: number;
 }
 
+/**
+ * keepRefs returns a keepSeries predicate that keeps exactly the WAL ids in `refs` (in any order;
+ * the array is not changed): a sorted copy searched by bisection, 8 bytes per series.
+ */
+export function keepRefs(refs: Float64Array): (ref: number) => boolean {
+  const sorted = Float64Array.from(refs).sort();
+  return (ref: number): boolean => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < ref) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length && sorted[lo] === ref;
+  };
+}
+
 /** Checkpoints running in this thread, by WAL directory: one at a time per directory. */
 const running = new Set<string>();
 
@@ -70,7 +94,8 @@ const YIELD_MS = 10;
 
 /**
  * checkpoint replaces the segments `≤ upTo` of the WAL in `dir` (and its previous checkpoint) by
- * `checkpoint.<upTo>`, holding every series and the samples with `t ≥ mint`. `upTo` must be a
+ * `checkpoint.<upTo>`, holding the series `opts.keepSeries` keeps (all by default) and the
+ * samples with `t ≥ mint`. `upTo` must be a
  * segment the writer has finished (`WalWriter.rotate()` returns one). Crash-safe: the checkpoint
  * is written as `checkpoint.<upTo>.tmp`, fsynced, and renamed; only then are the old segments and
  * checkpoints deleted, so a crash leaves either the old state or a complete checkpoint next to
