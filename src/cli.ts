@@ -17,6 +17,9 @@ Commands:
 
 Run 'sluice receive --help' for its flags.`;
 
+/** SHUTDOWN_BACKSTOP_MS: past --http-grace-period plus this, a shutdown that still hangs exits 1. */
+const SHUTDOWN_BACKSTOP_MS = 5000;
+
 /** main runs the CLI and returns the exit code (or never returns while a receiver runs). */
 export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
@@ -49,12 +52,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
   const shutdown = (sig: string): void => {
     node.log.info('signal received', { signal: sig });
-    // In-flight requests get the grace period (gateways cut them off after it); flushing and
-    // closing the WAL then takes milliseconds. Should anything hang past that, do not hang on.
+    // stop() keeps to the grace period itself (requests cut off, block uploads abandoned) and
+    // resolves once the WALs are closed; exit 0 then, even if sockets or timers remain. Only a
+    // WAL close that hangs (a dead disk) gets here: exit 1 rather than hang.
     setTimeout(() => {
       node.log.error('shutdown exceeded the grace period; exiting', { grace_ms: node.cfg.httpGracePeriodMs });
       process.exit(1);
-    }, node.cfg.httpGracePeriodMs + 10_000).unref();
+    }, node.cfg.httpGracePeriodMs + SHUTDOWN_BACKSTOP_MS).unref();
     node.stop().then(() => process.exit(0), (e: unknown) => {
       node.log.error('shutdown failed', { err: String(e) });
       process.exit(1);

@@ -2,7 +2,9 @@
  * A minimal HTTP layer with two engines: uWebSockets.js (the default, fastest) and node:http
  * (used when the native module cannot load on this platform, or with SLUICE_HTTP_ENGINE=node).
  * Handlers see a plain request (method, path, query, headers) and the whole body, and return a
- * reply; engine details stay in this file.
+ * reply; engine details stay in this file. Memory: a body is buffered only once its request is
+ * admitted and, for routes with a BodyBudget, once the listener's budget of buffered body bytes
+ * has room for it; refused bodies are read and dropped, never kept.
  */
 import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -40,15 +42,53 @@ export interface Route {
    * request admitted here is answered by the handler even if admit would refuse it later.
    */
   admit?: (req: HttpRequest) => HttpReply | undefined;
+  /**
+   * budget, when set, bounds the body bytes the listener holds at once for the routes sharing it
+   * (from buffering until the reply is sent): a request it has no room for is answered with
+   * `budget.refusal` as soon as its headers (or the chunk crossing the budget) arrive, and its
+   * body is dropped unread. Checked after `admit`.
+   */
+  budget?: BodyBudget;
+  /**
+   * closeGraceMs, when set, bounds shutdown: requests still in flight this long after the
+   * listener's close() are cut off (every connection is closed, as by closeAll), so that
+   * drained() resolves in time. The listener takes the smallest value among its routes. The
+   * thread that owns the listener must close its connections itself: a worker thread ended with
+   * connections open aborts the whole process (uWebSockets.js leaves its handles on the loop).
+   */
+  closeGraceMs?: number;
 }
+
+/**
+ * BodyBudget is the byte budget of a listener's buffered request bodies (implemented by the
+ * route's owner, which also chooses the refusal's status). One per listener thread; not shared
+ * across threads.
+ */
+export interface BodyBudget {
+  /**
+   * tryTake reserves `bytes` and says whether it could. It must grant a request when nothing is
+   * reserved, so that a body within the route's maxBodyBytes is never refused forever.
+   */
+  tryTake(bytes: number): boolean;
+  /** release returns bytes taken with tryTake. */
+  release(bytes: number): void;
+  /** refusal answers a request refused for want of `bytes` (it holds `held` already). */
+  refusal(bytes: number, held: number): HttpReply;
+}
+
+/** CHUNKED_FIRST_BYTES is the first buffer (and reservation) of a body without Content-Length. */
+const CHUNKED_FIRST_BYTES = 16 * 1024;
 
 /** Listener is a started server. */
 export interface Listener {
   engine: 'uws' | 'node';
   port: number;
-  /** close stops accepting connections; open ones finish their requests. */
+  /**
+   * close stops accepting connections; open ones finish their requests (cut off after the
+   * routes' closeGraceMs, if any).
+   */
   close(): void;
-  /** closeAll closes every connection too (after in-flight requests are answered). */
+  /** closeAll closes every connection too, in flight or not; safe to call more than once. */
   closeAll(): void;
   /** drained resolves once no request is between its headers and its reply. */
   drained(): Promise<void>;
@@ -71,6 +111,24 @@ class InFlight {
   drained(): Promise<void> {
     return this.n === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
   }
+}
+
+/**
+ * closeWithCutOff returns the listener's close(): `close` now and, when a route sets
+ * closeGraceMs, `closeAll` once the smallest of them has passed with requests still in flight.
+ */
+function closeWithCutOff(routes: Route[], inFlight: InFlight, close: () => void, closeAll: () => void): () => void {
+  let grace = Infinity;
+  for (const r of routes) if (r.closeGraceMs !== undefined) grace = Math.min(grace, r.closeGraceMs);
+  let closed = false;
+  return () => {
+    close();
+    if (closed || grace === Infinity) return;
+    closed = true;
+    const timer = setTimeout(closeAll, Math.max(0, grace));
+    timer.unref();
+    void inFlight.drained().then(() => clearTimeout(timer));
+  };
 }
 
 /** EngineName selects the HTTP engine. */
@@ -121,9 +179,9 @@ function matchRoute(routes: Route[], method: string, path: string): Route | unde
 
 const NOT_FOUND: HttpReply = { status: 404, body: '404 page not found\n' };
 
-async function run(route: Route | undefined, req: HttpRequest, body: Uint8Array, log: Logger, refused: HttpReply | undefined): Promise<HttpReply> {
-  if (!route) return NOT_FOUND;
-  if (refused) return refused;
+const EMPTY = new Uint8Array(0);
+
+async function run(route: Route, req: HttpRequest, body: Uint8Array, log: Logger): Promise<HttpReply> {
   try {
     return await route.handler(req, body);
   } catch (e) {
@@ -150,8 +208,15 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
     req.forEach((k, v) => headers.set(k, v));
     const route = matchRoute(routes, method, path);
     const limit = route ? route.maxBodyBytes : maxBody;
+    const budget = route?.budget;
     let aborted = false;
-    const end = inFlight.begin();
+    /** Budget bytes this request holds (returned when it ends, however it ends). */
+    let held = 0;
+    const endInFlight = inFlight.begin();
+    const end = (): void => {
+      endInFlight();
+      if (held > 0) { budget!.release(held); held = 0; }
+    };
     res.onAborted(() => { aborted = true; end(); });
     const hreq: HttpRequest = { method, path, query, headers };
     const refused = route?.admit?.(hreq);
@@ -169,17 +234,42 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
       respond({ status: 413, body: `request body of ${cl} bytes is over the limit of ${limit} bytes\n` });
       return;
     }
+    if (route === undefined || refused !== undefined) {
+      // Answered from the headers: the body is read (the answer comes after it, as senders
+      // expect) but nothing of it is kept.
+      const early = refused ?? NOT_FOUND;
+      res.onData((_chunk, isLast) => { if (isLast) respond(early); });
+      return;
+    }
+    const first = cl > 0 ? cl : CHUNKED_FIRST_BYTES;
+    if (budget !== undefined) {
+      if (!budget.tryTake(first)) { respond(budget.refusal(first, 0)); return; }
+      held = first;
+    }
     // Hot path: one buffer sized from Content-Length; grows only for chunked bodies.
-    let buf = new Uint8Array(cl > 0 ? cl : 16 * 1024);
+    let buf = new Uint8Array(first);
     let len = 0;
+    /** Set once the body went over the route's limit: the rest is dropped, 413 at its end. */
     let tooLarge = false;
+    /** Set once the budget refused to let a chunked body grow: answered already. */
+    let dropped = false;
     res.onData((chunk, isLast) => {
-      if (!tooLarge) {
+      if (!tooLarge && !dropped) {
         const c = new Uint8Array(chunk);
-        if (len + c.length > limit) tooLarge = true;
-        else {
+        if (len + c.length > limit) {
+          tooLarge = true;
+          buf = EMPTY;
+        } else {
           if (len + c.length > buf.length) {
-            const next = new Uint8Array(Math.max(buf.length * 2, len + c.length));
+            const size = Math.max(buf.length * 2, len + c.length);
+            if (budget !== undefined && !budget.tryTake(size - held)) {
+              dropped = true;
+              buf = EMPTY;
+              respond(budget.refusal(size - held, held));
+              return;
+            }
+            if (budget !== undefined) held = size;
+            const next = new Uint8Array(size);
             next.set(buf.subarray(0, len));
             buf = next;
           }
@@ -187,9 +277,9 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
           len += c.length;
         }
       }
-      if (!isLast) return;
+      if (!isLast || dropped) return;
       if (tooLarge) { respond({ status: 413, body: `request body is over the limit of ${limit} bytes\n` }); return; }
-      void run(route, hreq, buf.subarray(0, len), log, refused).then(respond);
+      void run(route, hreq, buf.subarray(0, len), log).then(respond);
     });
   });
   return new Promise((resolve, reject) => {
@@ -198,12 +288,17 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
       // Closing a listen socket twice frees it twice (a crash in the native code): once only.
       let open = true;
       const closeListen = (): void => { if (open) { open = false; u.us_listen_socket_close(token); } };
+      let appOpen = true;
+      const closeAll = (): void => {
+        closeListen();
+        // The native App has close() (all sockets), missing from the package's typings.
+        if (appOpen) { appOpen = false; (app as unknown as { close(): void }).close(); }
+      };
       resolve({
         engine: 'uws',
         port: u.us_socket_local_port(token),
-        close: closeListen,
-        // The native App has close() (all sockets), missing from the package's typings.
-        closeAll: () => { closeListen(); (app as unknown as { close(): void }).close(); },
+        close: closeWithCutOff(routes, inFlight, closeListen, closeAll),
+        closeAll,
         drained: () => inFlight.drained(),
       });
     });
@@ -222,26 +317,58 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
     const method = (req.method ?? 'GET').toUpperCase();
     const route = matchRoute(routes, method, path);
     const limit = route ? route.maxBodyBytes : 0;
+    const budget = route?.budget;
     const hreq: HttpRequest = { method, path, query, headers };
-    const end = inFlight.begin();
+    /** Budget bytes this request holds (returned when it ends, however it ends). */
+    let held = 0;
+    const endInFlight = inFlight.begin();
+    const end = (): void => {
+      endInFlight();
+      if (held > 0) { budget!.release(held); held = 0; }
+    };
+    let answered = false;
+    const send = (r: HttpReply): void => {
+      if (answered) return;
+      answered = true;
+      end();
+      res.writeHead(r.status, r.headers);
+      res.end(r.body ?? '');
+    };
     res.once('close', end);
-    const refused = route?.admit?.(hreq);
+    const early = route === undefined ? NOT_FOUND : route.admit?.(hreq);
     const chunks: Buffer[] = [];
     let len = 0;
+    /** 413 (over the route's limit, answered at the end) or dropped by the budget (answered now). */
     let tooLarge = false;
+    let dropped = false;
+    const cl = Number(headers.get('content-length') ?? '0');
+    if (cl > limit) tooLarge = true;
+    else if (early === undefined && budget !== undefined) {
+      const first = cl > 0 ? cl : CHUNKED_FIRST_BYTES;
+      if (budget.tryTake(first)) held = first;
+      else { dropped = true; send(budget.refusal(first, 0)); }
+    }
     req.on('data', (c: Buffer) => {
-      if (tooLarge) return;
+      if (tooLarge || dropped || early !== undefined) return;
       len += c.length;
-      if (len > limit) tooLarge = true; else chunks.push(c);
+      if (len > limit) { tooLarge = true; chunks.length = 0; return; }
+      if (budget !== undefined && len > held) {
+        const size = Math.max(held * 2, len);
+        if (!budget.tryTake(size - held)) {
+          dropped = true;
+          chunks.length = 0;
+          send(budget.refusal(size - held, held));
+          return;
+        }
+        held = size;
+      }
+      chunks.push(c);
     });
     req.on('end', () => {
-      const send = (r: HttpReply): void => {
-        end();
-        res.writeHead(r.status, r.headers);
-        res.end(r.body ?? '');
-      };
+      if (early !== undefined) { send(early); return; }
+      if (dropped) return;
       if (tooLarge) { send({ status: 413, body: `request body is over the limit of ${limit} bytes\n` }); return; }
-      void run(route, hreq, new Uint8Array(Buffer.concat(chunks)), log, refused).then(send);
+      void run(route!, hreq, new Uint8Array(Buffer.concat(chunks)), log).then(send);
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -252,7 +379,7 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
       resolve({
         engine: 'node',
         port: typeof addr === 'object' && addr ? addr.port : port,
-        close: () => { server.close(); server.closeIdleConnections(); },
+        close: closeWithCutOff(routes, inFlight, () => { server.close(); server.closeIdleConnections(); }, () => { server.close(); server.closeAllConnections(); }),
         closeAll: () => { server.close(); server.closeAllConnections(); },
         drained: () => inFlight.drained(),
       });

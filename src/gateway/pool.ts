@@ -139,16 +139,22 @@ export class GatewayPool {
     return errors.find((e) => e !== '') ?? '';
   }
 
-  /** stop closes the listeners and waits for in-flight requests, at most `graceMs`. */
+  /**
+   * stop closes the listeners and waits for in-flight requests, at most `graceMs`. Each thread
+   * cuts its own requests off (ReceiveOptions.closeGraceMs, which should end before `graceMs`)
+   * and ends by itself once its connections are closed. Only a thread that is still not done
+   * after `graceMs` is terminated; that is a last resort, as ending a thread with connections
+   * open aborts the process (uWebSockets.js).
+   */
   async stop(graceMs: number): Promise<void> {
     for (const g of this.gws) g.worker.postMessage({ type: 'stop' } satisfies ToGateway);
-    const all = Promise.all(this.gws.map((g) => g.stopped));
+    const exited = Promise.all(this.gws.map((g) => g.stopped.then(() => (g.exited ? undefined : new Promise((r) => g.worker.once('exit', r))))));
+    let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      exited.then(() => false),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), Math.max(0, graceMs)); }),
     ]);
-    // Past the grace period, in-flight requests are cut off.
-    if (timedOut) await Promise.all(this.gws.map((g) => g.worker.terminate()));
-    else await Promise.all(this.gws.map((g) => (g.exited ? undefined : new Promise((r) => g.worker.once('exit', r)))));
+    clearTimeout(timer);
+    if (timedOut) await Promise.all(this.gws.map((g) => (g.exited ? undefined : g.worker.terminate())));
   }
 }

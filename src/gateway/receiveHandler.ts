@@ -1,5 +1,6 @@
 /**
- * ReceiveHandler answers remote-write requests on a gateway thread: readiness, tenant, content
+ * ReceiveHandler answers remote-write requests on a gateway thread: readiness and the thread's
+ * budget of buffered body bytes (both decided when the headers arrive), tenant, content
  * type, the tenant's limits (head series, body size, then the write gate: src/gateway/limits.ts),
  * then the ingest pipeline (with a hashring: placement and fan-out, src/gateway/replication.ts);
  * every failure becomes one status here (src/gateway/status.ts), and
@@ -15,8 +16,8 @@ import { resolveTenant } from './tenant.js';
 import { RETRY_AFTER_SECONDS, statusOf } from './status.js';
 import { NodeCtl } from '../sharedmem/layout.js';
 import { STORE_API_PATH } from '../peer/discovery.js';
-import { ErrorCode } from '../errors.js';
-import type { HttpReply, HttpRequest, Route } from './http.js';
+import { ErrorCode, SluiceError } from '../errors.js';
+import type { BodyBudget, HttpReply, HttpRequest, Route } from './http.js';
 import type { GatewayMetrics } from '../metrics/gateway.js';
 import type { ShardLink } from '../shards/link.js';
 import type { Logger } from '../util/log.js';
@@ -35,10 +36,59 @@ export interface ReceiveOptions {
   replication?: ReplicationOptions;
   /** The bound StoreAPI port, told to peers at GET /api/v1/status/storeapi (multi-node reads). */
   storeApiPort?: number;
+  /**
+   * Most bytes of remote-write bodies the node buffers at once (--receive.max-inflight-body-bytes),
+   * shared evenly by the gateway threads; absent or 0: no bound.
+   */
+  maxInflightBodyBytes?: number;
+  /**
+   * How long in-flight remote-write requests may run after the gateway is told to stop before
+   * their connections are closed (the part of --http-grace-period they get); absent: no bound.
+   */
+  closeGraceMs?: number;
 }
 
 /** NOT_READY answers writes while the receiver starts (WAL replay) or shuts down. */
 const NOT_READY: HttpReply = { status: 503, headers: { 'retry-after': RETRY_AFTER_SECONDS }, body: 'receiver is not ready\n' };
+
+/**
+ * ReceiveBodyBudget bounds the bytes of remote-write bodies one gateway thread buffers at once
+ * (reserved from their headers, held until their reply is sent). Without it, N uploads of up to
+ * 32 MiB each are N × 32 MiB. A request it has no room for is refused with 503 and Retry-After,
+ * not 429: it is the receiver's capacity that is short, not the tenant's quota, and Prometheus
+ * retries 5xx always but 429 only with `retry_on_http_429`, which is off by default.
+ * Owned by one gateway thread (no atomics: http.ts calls it from that thread only).
+ */
+export class ReceiveBodyBudget implements BodyBudget {
+  /** Most bytes held at once; one request is always let in when nothing is held. */
+  readonly maxBytes: number;
+  /** Bytes held now. */
+  held = 0;
+  /** Requests refused so far (exported as a counter at scrape time). */
+  refused = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  tryTake(bytes: number): boolean {
+    if (this.held > 0 && this.held + bytes > this.maxBytes) return false;
+    this.held += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.held -= bytes;
+  }
+
+  refusal(bytes: number, held: number): HttpReply {
+    this.refused++;
+    const e = new SluiceError(ErrorCode.Unavailable,
+      `receiver is busy: buffering this request's body (${bytes + held} bytes) would pass the limit of ${this.maxBytes} bytes ` +
+      `of request bodies in flight per gateway thread (${this.held - held} held by other requests; --receive.max-inflight-body-bytes); retry later`);
+    return { status: statusOf(e), headers: { 'retry-after': RETRY_AFTER_SECONDS }, body: e.message + '\n' };
+  }
+}
 
 /** ReceiveHandler serves /api/v1/receive and /api/v1/write. */
 export class ReceiveHandler {
@@ -54,6 +104,8 @@ export class ReceiveHandler {
   readonly replication: Replication | undefined;
   /** New series this thread saw per tenant (summed over threads at scrape time). */
   private readonly tenantSeries = new Map<string, number>();
+  /** This thread's share of --receive.max-inflight-body-bytes (none when unbounded). */
+  readonly bodyBudget: ReceiveBodyBudget | undefined;
 
   constructor(links: ShardLink[], nodeCtl: Int32Array, metrics: GatewayMetrics, opts: ReceiveOptions, log: Logger) {
     this.ingest = new Ingest(links, { maxDecompressedBytes: opts.maxDecompressedBytes });
@@ -64,6 +116,10 @@ export class ReceiveHandler {
     this.limits = new GatewayLimits(opts.limits, opts.gateways ?? 1, { route: DEFAULT_ROUTE_LIMITS });
     this.limitMetrics = opts.limits === undefined ? undefined : new GatewayLimitMetrics(metrics.registry, this.limits.gate !== undefined);
     this.replication = opts.replication === undefined ? undefined : new Replication(opts.replication, metrics.registry);
+    const total = opts.maxInflightBodyBytes ?? 0;
+    this.bodyBudget = total > 0 ? new ReceiveBodyBudget(Math.ceil(total / (opts.gateways ?? 1))) : undefined;
+    const b = this.bodyBudget;
+    if (b !== undefined) metrics.watchBodyBudget(() => b.held, b.maxBytes, () => b.refused);
   }
 
   /** routes returns the remote-write routes. */
@@ -71,14 +127,23 @@ export class ReceiveHandler {
     const handler = (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => this.handle(req, body);
     // Readiness is decided when the headers arrive: a request whose body is still uploading when
     // shutdown starts is in flight and is answered in full; one that starts after gets 503.
-    const admit = (): HttpReply | undefined => (Atomics.load(this.nodeCtl, NodeCtl.READY) === 1 ? undefined : NOT_READY);
+    const admit = (): HttpReply | undefined => {
+      if (Atomics.load(this.nodeCtl, NodeCtl.READY) === 1) return undefined;
+      this.metrics.notReady.inc();
+      return NOT_READY;
+    };
+    const budget = this.bodyBudget;
+    const routeBounds = {
+      ...(budget !== undefined ? { budget } : {}),
+      ...(this.opts.closeGraceMs !== undefined ? { closeGraceMs: this.opts.closeGraceMs } : {}),
+    };
     // Bodies over every tenant's size_bytes_limit are refused from Content-Length, before reading.
     const largest = this.limits.largestBody();
     const maxBodyBytes = largest > 0 ? Math.min(largest, this.opts.maxBodyBytes) : this.opts.maxBodyBytes;
     const storeApi = JSON.stringify({ port: this.opts.storeApiPort ?? 0 });
     return [
-      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes, admit },
-      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes, admit },
+      { method: 'POST', path: '/api/v1/receive', handler, maxBodyBytes, admit, ...routeBounds },
+      { method: 'POST', path: '/api/v1/write', handler, maxBodyBytes, admit, ...routeBounds },
       // Peers find this node's StoreAPI here, from the address the hashring names (src/query/peerReads.ts).
       { method: 'GET', path: STORE_API_PATH, maxBodyBytes: 0, handler: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: storeApi }) },
     ];

@@ -16,6 +16,8 @@ export class GatewayMetrics {
   readonly samplesAppended: client.Counter<'tenant' | 'type'>;
   readonly rejectedSamples: client.Counter<'tenant' | 'reason'>;
   readonly dropped: client.Counter<'kind'>;
+  /** Remote-write requests answered 503 because the receiver was not ready (starting, stopping). */
+  readonly notReady: client.Counter;
 
   constructor() {
     const r = this.registry;
@@ -51,6 +53,30 @@ export class GatewayMetrics {
     this.dropped = new client.Counter({
       name: 'sluice_receive_dropped_total', help: 'Parts of write requests not stored yet (exemplar, histogram, metadata).',
       labelNames: ['kind'], registers: [r],
+    });
+    this.notReady = new client.Counter({
+      name: 'sluice_receive_not_ready_requests_total', help: 'Remote-write requests answered 503 because the receiver was starting (WAL replay) or stopping.',
+      registers: [r],
+    });
+  }
+
+  /**
+   * watchBodyBudget exports the thread's budget of buffered body bytes, read at scrape time (no
+   * cost per request): bytes held now, the limit, and requests refused for want of room.
+   */
+  watchBodyBudget(held: () => number, limit: number, refused: () => number): void {
+    const r = this.registry;
+    new client.Gauge({
+      name: 'sluice_receive_inflight_body_bytes', help: 'Bytes of remote-write request bodies buffered now (from their headers until their reply).',
+      registers: [r], collect() { this.set(held()); },
+    });
+    new client.Gauge({
+      name: 'sluice_receive_inflight_body_bytes_limit', help: 'Most bytes of remote-write request bodies buffered at once (--receive.max-inflight-body-bytes).',
+      registers: [r], collect() { this.set(limit); },
+    });
+    new client.Counter({
+      name: 'sluice_receive_inflight_body_refused_total', help: 'Remote-write requests answered 503 because buffering their body would pass --receive.max-inflight-body-bytes.',
+      registers: [r], collect() { this.reset(); this.inc(refused()); },
     });
   }
 }

@@ -64,6 +64,11 @@ export const FLAGS: FlagSpec[] = [
   { name: 'receive.limits-config-file', help: 'Path to a Thanos limits YAML (request size/series/samples, label limits, head_series_limit per tenant, max_concurrency); see README "Limits".' },
   { name: 'receive.limits-config', help: 'Alternative to --receive.limits-config-file: the limits YAML itself.' },
   { name: 'receive.ring-bytes', default: '8388608', help: 'Bytes of each shard\'s write ring (power of two).' },
+  {
+    name: 'receive.max-inflight-body-bytes', default: '268435456',
+    check: (v) => (/^\d{1,15}$/.test(v) ? '' : `expected a byte count, got ${JSON.stringify(v)}`),
+    help: 'Most bytes of remote-write request bodies buffered at once, shared by the gateway threads; a request with no room gets 503 with Retry-After before its body is read. 0: no bound.',
+  },
   { name: 'log.level', default: 'info', help: 'debug, info, warn or error.', check: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? '' : `unknown log level ${v}`) },
   { name: 'log.format', default: 'logfmt', help: 'logfmt or json.', check: (v) => (['logfmt', 'json'].includes(v) ? '' : `unknown log format ${v}`) },
 ];
@@ -152,6 +157,8 @@ export interface ReceiveConfig {
   shards: number;
   gateways: number;
   ringBytes: number;
+  /** --receive.max-inflight-body-bytes (0: no bound). */
+  maxInflightBodyBytes: number;
   logLevel: string;
   logFormat: string;
   /** The limits config, when --receive.limits-config[-file] is given. */
@@ -263,6 +270,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     shards,
     gateways,
     ringBytes,
+    maxInflightBodyBytes: Number(v('receive.max-inflight-body-bytes')),
     logLevel: v('log.level'),
     logFormat: v('log.format'),
     ...(limits !== undefined ? { limits } : {}),

@@ -16,20 +16,20 @@ import { Shipper } from '../blocks/shipper.js';
 import { applyRetention } from '../blocks/retention.js';
 import { newBucket } from '../blocks/objstore/config.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
-import { checkpoint } from '../wal/checkpoint.js';
+import { checkpoint, keepRefs } from '../wal/checkpoint.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
 import type { QuerierOptions } from '../query/querier.js';
 import { QueryPool } from '../query/workerPool.js';
 import { StoreServer } from '../query/storeapi/server.js';
 import { NodeStoreProvider } from '../query/storeProvider.js';
-import { ShardPool, type ShardEvent } from '../shards/pool.js';
+import { ShardPool, type ShardEvent, type ShardReplay } from '../shards/pool.js';
 import { GatewayPool } from '../gateway/pool.js';
 import { chooseEngine, listen, type Listener, type Route } from '../gateway/http.js';
 import { snappyEngine } from '../gateway/snappy.js';
 import { NodeMetrics } from '../metrics/node.js';
 import { MetadataApi } from '../query/api.js';
-import { NODE_CTL_BYTES, NodeCtl } from '../sharedmem/layout.js';
+import { NODE_CTL_BYTES, NodeCtl, ShardCtl, ShardState } from '../sharedmem/layout.js';
 import { Logger } from '../util/log.js';
 import type { ReceiveConfig } from './flags.js';
 import { ErrorCode, SluiceError } from '../errors.js';
@@ -49,6 +49,27 @@ const MAX_BODY_BYTES = 32 << 20;
 const MAX_DECOMPRESSED_BYTES = 64 << 20;
 /** How often the shards' per-tenant series counts are summed for head_series_limit. */
 const HEAD_SERIES_POLL_MS = 5000;
+/**
+ * STOP_RESERVE_MS: the part of --http-grace-period (at most a quarter of it) kept for closing
+ * the WALs after in-flight requests and block uploads had the rest.
+ */
+const STOP_RESERVE_MS = 1000;
+
+/** stopReserveMs is the part of a grace period of `graceMs` kept for closing the WALs. */
+function stopReserveMs(graceMs: number): number {
+  return Math.min(STOP_RESERVE_MS, graceMs / 4);
+}
+
+/** within resolves with true when `p` settles within `ms`, false otherwise (p keeps running). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), Math.max(0, ms)); });
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** NodeTuning holds settings that are not flags (tests use them to widen timing windows). */
 export interface NodeTuning {
@@ -66,6 +87,7 @@ export class ReceiveNode {
   private readonly nodeCtlSab = new SharedArrayBuffer(NODE_CTL_BYTES);
   private readonly nodeCtl = new Int32Array(this.nodeCtlSab);
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   http: Listener | undefined;
   /** Blocks: cutting the head, uploading, retention (set up by start()). */
   cutter: BlockCutter | undefined;
@@ -125,6 +147,7 @@ export class ReceiveNode {
       case 'restarted': {
         const r = e.replay;
         this.log.warn('shard thread restarted', { shard: e.shard, series: r?.series ?? 0, samples: r?.samples ?? 0, ms: Math.round(r?.ms ?? 0), corruptions: r?.corruptions.length ?? 0 });
+        if (r !== undefined) this.logReplayFindings(e.shard, r);
         break;
       }
       case 'walError': this.log.error('WAL write failed; answering 503 until it succeeds again', { shard: e.shard, err: e.message }); break;
@@ -132,12 +155,21 @@ export class ReceiveNode {
     }
   }
 
+  /** logReplayFindings logs where a replay of shard `shard`'s WAL cut a torn tail or skipped corruption. */
+  private logReplayFindings(shard: number, r: NonNullable<ShardReplay>): void {
+    if (r.tornTail) this.log.warn('WAL torn tail cut', { shard, segment: r.tornTail.segment, offset: r.tornTail.offset });
+    for (const c of r.corruptions) this.log.error('WAL corruption skipped', { shard, segment: c.segment, offset: c.offset, reason: c.reason });
+  }
+
   /** ready tells whether remote-write is accepted. */
   isReady(): boolean {
     return Atomics.load(this.nodeCtl, NodeCtl.READY) === 1;
   }
 
-  /** start brings the node up and resolves once it is ready. */
+  /**
+   * start brings the node up and resolves once it is ready (or, when stop() was called meanwhile,
+   * once it knows it must not turn ready).
+   */
   async start(): Promise<void> {
     const { engine, warning } = chooseEngine();
     if (warning) this.log.warn(warning);
@@ -155,20 +187,29 @@ export class ReceiveNode {
       nodeCtl: this.nodeCtlSab, logLevel: this.cfg.logLevel, logFormat: this.cfg.logFormat,
       receive: {
         tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
-        maxBodyBytes: MAX_BODY_BYTES, maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
+        maxBodyBytes: MAX_BODY_BYTES, maxDecompressedBytes: MAX_DECOMPRESSED_BYTES, maxInflightBodyBytes: this.cfg.maxInflightBodyBytes,
         ...(this.cfg.limits !== undefined ? { limits: this.cfg.limits } : {}),
         ...(this.cfg.hashrings !== undefined ? { replication: this.replicationOptions() } : {}),
         storeApiPort: this.grpcPort,
+        // Gateways cut their in-flight requests off by themselves (see stop()).
+        closeGraceMs: this.cfg.httpGracePeriodMs - stopReserveMs(this.cfg.httpGracePeriodMs),
       },
     }, this.pool);
     this.remoteWritePort = this.gateways.port;
-    await this.pool.ready();
+    try {
+      await this.pool.ready();
+    } catch (e) {
+      // stop() ends shards still replaying when its deadline comes: that is no start failure.
+      if (this.stopping) return;
+      throw e;
+    }
+    // Stopped while the WALs replayed: never turn ready.
+    if (this.stopping) return;
     for (const sh of this.pool.shards) {
       const r = sh.replay;
       if (!r) continue;
       if (r.series > 0 || r.samples > 0) this.log.info('WAL replayed', { shard: sh.index, series: r.series, samples: r.samples, ms: Math.round(r.ms) });
-      if (r.tornTail) this.log.warn('WAL torn tail cut', { shard: sh.index, segment: r.tornTail.segment, offset: r.tornTail.offset });
-      for (const c of r.corruptions) this.log.error('WAL corruption skipped', { shard: sh.index, segment: c.segment, offset: c.offset, reason: c.reason });
+      this.logReplayFindings(sh.index, r);
     }
     const limits = this.cfg.limits;
     if (limits !== undefined) {
@@ -264,8 +305,9 @@ export class ReceiveNode {
     this.cutter = new BlockCutter({
       pool: this.pool, tsdbPath: cfg.tsdbPath, blockDurationMs: cfg.blockDurationMs,
       externalLabels: cfg.externalLabels, tenantLabelName: cfg.tenantLabelName, log: this.log,
-      checkpoint: async (shard, upTo, mint) => {
-        const st = await checkpoint(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, { fsync: cfg.walFsync !== 'off' });
+      checkpoint: async (shard, upTo, mint, live) => {
+        // Only the series the shard's head still holds (series GC, src/shards/headTruncate.ts).
+        const st = await checkpoint(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, { fsync: cfg.walFsync !== 'off', keepSeries: keepRefs(live) });
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
     });
@@ -347,27 +389,67 @@ export class ReceiveNode {
   }
 
   /**
-   * stop shuts down gracefully: not ready (remote-write answers 503), gateways stop accepting and
-   * finish in-flight requests (at most the grace period), then the shards stop.
+   * stop shuts down gracefully within --http-grace-period, one deadline counted from the call for
+   * everything: not ready (/-/ready and remote-write answer 503); the gateways stop accepting and
+   * finish their in-flight requests, and StoreAPI reads end; a block cut or upload still running
+   * is waited for, then abandoned (a block not uploaded stays on disk and out of
+   * thanos.shipper.json, so it is uploaded after the next start); the shards finish their round,
+   * fsync and close their WALs. Requests and blocks get the grace period less a reserve
+   * (STOP_RESERVE_MS, at most a quarter of it); closing the WALs is always waited for, as it is
+   * what makes acknowledged samples durable, but a shard still replaying its WAL at the deadline
+   * (it has acknowledged nothing) is ended instead. Resolves once it is safe to exit; a second
+   * call returns the same promise.
    */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping = true;
+    const grace = this.cfg.httpGracePeriodMs;
+    const began = performance.now();
+    const deadline = began + grace;
+    const reserve = stopReserveMs(grace);
+    /** ms left for requests and blocks. */
+    const left = (): number => Math.max(0, deadline - reserve - performance.now());
     if (this.headSeriesTimer !== undefined) clearInterval(this.headSeriesTimer);
+    if (this.blockTimer !== undefined) clearInterval(this.blockTimer);
     this.hashringWatcher?.stop();
     Atomics.store(this.nodeCtl, NodeCtl.READY, 0);
-    this.log.info('shutting down');
-    await this.gateways.stop(this.cfg.httpGracePeriodMs);
-    await this.store?.stop(this.cfg.httpGracePeriodMs);
-    if (this.blockTimer) clearInterval(this.blockTimer);
-    await this.blockPass;
-    await this.shipper?.stop();
-    await this.pool.stop();
-    await this.queryPool?.close();
-    await this.peers?.close();
-    await this.blockSet.close();
-    await this.bucket.close();
+    this.log.info('shutting down', { grace_ms: grace });
+    // Requests in flight: remote-write on the gateways (each cuts its own off at the deadline:
+    // closeGraceMs), StoreAPI reads.
+    await Promise.all([this.gateways.stop(left() + reserve / 2), this.store?.stop(left())]);
+    // A block cut or upload still running at the deadline is abandoned (see above).
+    const blocks = Promise.all([this.blockPass, this.shipper?.stop()]);
+    if (!(await within(blocks, left()))) {
+      this.log.warn('block cut or upload still running at the shutdown deadline; abandoned (blocks not uploaded yet are uploaded after the next start)', { grace_ms: grace });
+    }
+    await this.stopShards(deadline);
+    // What is left holds no data: bounded by the rest of the grace period.
+    const rest = Promise.all([this.queryPool?.close(), this.peers?.close(), this.blockSet.close(), this.bucket.close()]);
+    if (!(await within(rest, deadline - performance.now()))) this.log.warn('query threads or object store connections did not close within the grace period; leaving them');
     this.http?.closeAll();
-    this.log.info('stopped');
+    this.log.info('stopped', { ms: Math.round(performance.now() - began) });
+  }
+
+  /**
+   * stopShards stops every shard: each finishes its round, fsyncs and closes its WAL. Past the
+   * deadline, shards still replaying their WAL (never ready, so nothing acknowledged) are ended;
+   * the others are waited for.
+   */
+  private async stopShards(deadline: number): Promise<void> {
+    const replaying = this.pool.shards.filter((s) => {
+      const st = Atomics.load(s.ctl, ShardCtl.STATE);
+      return s.failed === undefined && (st === ShardState.STARTING || st === ShardState.RESTARTING);
+    });
+    const stopped = this.pool.stop();
+    if (await within(stopped, deadline - performance.now())) return;
+    if (replaying.length > 0) {
+      this.log.warn('shard still replaying its WAL at the shutdown deadline; ended (it is replayed again at the next start)', { shards: replaying.map((s) => s.index).join(',') });
+      await Promise.all(replaying.map((s) => s.worker.terminate()));
+    }
+    await stopped;
   }
 }
