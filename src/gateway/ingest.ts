@@ -175,6 +175,8 @@ export class Ingest {
     const r = this.router;
     const waits: Promise<ShardResult>[] = [];
     let submitError: unknown;
+    // A batch too large for its ring refuses the whole request before any of it is written.
+    for (let i = 0; i < r.batches.length; i++) if (r.batches[i]!.series !== 0) this.links[i]!.checkFits(r.batches[i]!.len);
     for (let i = 0; i < r.batches.length; i++) {
       const b = r.batches[i]!;
       if (b.series === 0) continue;
