@@ -331,13 +331,24 @@ export class ReceiveNode {
     await applyRetention(this.cutter.blocksDir, this.cfg.retentionMs, this.shipper ?? null, Date.now(), this.log);
   }
 
-  /** flush cuts the whole head into blocks and uploads them; returns the new blocks' ULIDs. */
-  async flush(): Promise<string[]> {
+  /**
+   * flush cuts the whole head into blocks and uploads them. Returns the new blocks' ULIDs and,
+   * when the upload failed, why: the blocks are cut all the same, stay queued and are uploaded
+   * when the object store answers again (also after a restart).
+   */
+  async flush(): Promise<{ ulids: string[]; uploadError?: string }> {
     if (!this.cutter || !this.shipper) throw new SluiceError(ErrorCode.Unavailable, 'the receiver is not ready');
     const cut = await this.cutter.flush();
-    await this.shipper.sync();
+    const ulids = cut?.blocks.map((b) => b.ulid) ?? [];
     this.blockSet.invalidate();
-    return cut?.blocks.map((b) => b.ulid) ?? [];
+    try {
+      await this.shipper.sync();
+    } catch (e) {
+      return { ulids, uploadError: e instanceof Error ? e.message : String(e) };
+    } finally {
+      this.blockSet.invalidate();
+    }
+    return { ulids };
   }
 
   /** querierOptions: where this node's queries read (shards and blocks) and the labels added. */
@@ -375,7 +386,14 @@ export class ReceiveNode {
         method: 'POST', path: '/api/v1/admin/tsdb/flush', maxBodyBytes: 1 << 16,
         handler: async () => {
           try {
-            const ulids = await this.flush();
+            const { ulids, uploadError } = await this.flush();
+            if (uploadError !== undefined) {
+              // Cut, not uploaded: 503 (an operator must not treat the data as shipped), with the ULIDs.
+              return {
+                status: 503, headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ status: 'error', errorType: 'unavailable', error: `blocks cut but not uploaded (queued, retried): ${uploadError}`, data: { ulids } }),
+              };
+            }
             return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'success', data: { ulids } }) };
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);

@@ -64,6 +64,9 @@ async function queueOneBlock(rx: ReceiverProcess, s3: TestS3Server, round: numbe
   const added = localBlocks(rx.dir).filter((u) => !before.includes(u));
   assert.equal(added.length, 1, `new blocks after the flush: ${added.join(',')}`);
   const ulid = added[0]!;
+  // The answer names the block it cut even though the upload failed.
+  assert.deepEqual(f.body.data?.ulids, [ulid]);
+  assert.match(f.body.error ?? '', /blocks cut but not uploaded/);
   assert.ok(!readShipperState(join(rx.dir, 'blocks')).uploaded.includes(ulid), 'the block is not recorded as uploaded');
   assert.ok(await rx.metric('thanos_shipper_upload_failures_total') >= 1);
   assert.equal(await rx.metric('sluice_shipper_queue_blocks'), 1);

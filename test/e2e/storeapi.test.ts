@@ -35,7 +35,7 @@ test('StoreAPI Series on a receiver: head and block merged per series, tenants a
       }
     };
     await put(0, 100);
-    assert.ok((await n.node.flush()).length >= 2, 'a block per tenant');
+    assert.ok((await n.node.flush()).ulids.length >= 2, 'a block per tenant');
     await put(100, 180);
 
     const got: { labels: [string, string][]; samples: Map<number, number> }[] = [];

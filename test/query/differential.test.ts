@@ -52,7 +52,7 @@ async function writeBoth(sluice: TestNode, prom: PrometheusServer): Promise<numb
       assert.ok(r.status >= 200 && r.status < 300, `write to ${url}: ${r.status} ${text}`);
     }
     if (FLUSH_AFTER_SLOTS.includes(from + SLOTS_PER_BATCH)) {
-      const ulids = await sluice.node.flush();
+      const { ulids } = await sluice.node.flush();
       assert.ok(ulids.length > 0, `flush after slot ${from + SLOTS_PER_BATCH} wrote a block`);
     }
   }
