@@ -11,12 +11,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeBody, series, write, RW_HEADERS, freePort, waitReady } from '../helpers/node.js';
-import { sluiceBin } from '../helpers/cluster.js';
+import { spawnReceiver } from '../helpers/receiverProcess.js';
 import { labelKey } from '../helpers/heads.js';
 import { WalReader, HEADER_SIZE, FragmentType } from '../../src/wal/segment.js';
 import { RecordType, SampleBatch, decodeSamples, recordType } from '../../src/wal/records.js';
@@ -105,17 +105,9 @@ function exited(p: ChildProcess): Promise<number | null> {
 test('a bit flip in a middle WAL record: reported with segment and offset, counted, and everything else replayed', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-corrupt-'));
   const [rw, http] = [await freePort(), await freePort()];
-  const spawnReceiver = (): { p: ChildProcess; log: () => string } => {
-    const p = spawn(process.execPath, [sluiceBin(), 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`,
-      `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.shards=1', '--receive.gateways=1',
-      '--query.workers=0', '--tsdb.wal.fsync=off', '--http-grace-period=5s'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    p.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
-    return { p, log: () => log };
-  };
   let child: ChildProcess | undefined;
   try {
-    const first = spawnReceiver();
+    const first = spawnReceiver(dir, rw, http);
     child = first.p;
     await waitReady(`http://127.0.0.1:${http}/-/ready`, child);
     for (let k = 0; k < REQUESTS; k++) {
@@ -131,7 +123,7 @@ test('a bit flip in a middle WAL record: reported with segment and offset, count
     const bad = recs[BAD]!;
     damage(walDir, bad);
 
-    const second = spawnReceiver();
+    const second = spawnReceiver(dir, rw, http);
     child = second.p;
     await waitReady(`http://127.0.0.1:${http}/-/ready`, child);
     assert.match(second.log(), new RegExp(`level=error msg="WAL corruption skipped" shard=0 segment=${bad.segment} offset=${bad.offset} reason="CRC32C mismatch"`));

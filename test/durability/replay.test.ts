@@ -10,14 +10,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import snappy from 'snappy';
 import { Agent, request } from 'undici';
 import { encodeBody, series, RW_HEADERS, freePort, waitReady } from '../helpers/node.js';
-import { sluiceBin } from '../helpers/cluster.js';
+import { spawnReceiver } from '../helpers/receiverProcess.js';
 
 const T0 = 1_700_000_000_000;
 /** Series of the load, samples per series per request, requests: 4M samples. */
@@ -66,15 +66,6 @@ function encodeLoad(r: number): Uint8Array {
     p += ts.copy(buf, p);
   }
   return snappy.compressSync(buf.subarray(0, p));
-}
-
-function spawnReceiver(dir: string, rw: number, http: number): { p: ChildProcess; log: () => string } {
-  const p = spawn(process.execPath, [sluiceBin(), 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`,
-    `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.shards=1', '--receive.gateways=1',
-    '--query.workers=0', '--tsdb.wal.fsync=off', '--http-grace-period=5s'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  p.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
-  return { p, log: () => log };
 }
 
 function exited(p: ChildProcess): Promise<number | null> {

@@ -70,6 +70,7 @@ export interface ClusterNode {
   log: string;
 }
 
+/** LOG_LIMIT: the most characters of a child's stderr kept (the end of it). */
 const LOG_LIMIT = 1 << 20;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -83,8 +84,29 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * spawnSluice starts `node bin/sluice.js ...args`, SIGKILLed if the test process exits without
+ * stopping it; `log` receives its stderr, kept to the last LOG_LIMIT characters by the caller's
+ * `keep` (the log so far plus the new text, trimmed).
+ */
+export function spawnSluice(args: string[], log: (text: string) => void): ChildProcess {
+  installExitHook();
+  const child = spawn(process.execPath, [sluiceBin(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => log(s));
+  return child;
+}
+
+/** trimLog appends `s` to `log`, keeping the last LOG_LIMIT characters. */
+export function trimLog(log: string, s: string): string {
+  const out = log + s;
+  return out.length > LOG_LIMIT ? out.slice(-LOG_LIMIT) : out;
+}
+
 /** exitOf resolves when `c` has exited (at once if it already has), or false after `ms`. */
-function exitOf(c: ChildProcess, ms: number): Promise<boolean> {
+export function exitOf(c: ChildProcess, ms: number): Promise<boolean> {
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
@@ -108,7 +130,6 @@ export class ProcessCluster {
   /** dir: temp dir holding the file and the nodes' data dirs (removed by stop()). */
   readonly dir: string;
   private readonly opts: ClusterOptions;
-  private readonly bin = sluiceBin();
 
   private constructor(opts: ClusterOptions, dir: string, nodes: ClusterNode[]) {
     this.opts = opts;
@@ -119,7 +140,6 @@ export class ProcessCluster {
 
   /** start picks ports, writes the ring and starts every node; resolves once all are ready. */
   static async start(opts: ClusterOptions): Promise<ProcessCluster> {
-    installExitHook();
     const dir = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
     const nodes: ClusterNode[] = [];
     for (let i = 0; i < opts.size; i++) {
@@ -164,14 +184,7 @@ export class ProcessCluster {
   async restart(i: number): Promise<void> {
     const n = this.nodes[i]!;
     if (n.child !== undefined) throw new Error(`node ${i} is running`);
-    const child = spawn(process.execPath, [this.bin, ...this.args(n)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(child);
-    child.once('exit', () => live.delete(child));
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      n.log += s;
-      if (n.log.length > LOG_LIMIT) n.log = n.log.slice(-LOG_LIMIT);
-    });
+    const child = spawnSluice(this.args(n), (s) => { n.log = trimLog(n.log, s); });
     n.child = child;
     try {
       await waitReady(`${n.httpUrl}/-/ready`, child, 30_000);

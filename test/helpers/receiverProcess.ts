@@ -7,37 +7,15 @@
  * exits), loopback sockets and the data dir it is given (never removed here: the caller owns it).
  * The child runs `bin/sluice.js` found above this file (see sluiceBin in cluster.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { freePort, waitReady } from './node.js';
-import { sluiceBin } from './cluster.js';
+import { exitOf, spawnSluice, trimLog } from './cluster.js';
 
 /** DEFAULT_FLAGS keep a child small and quick on a 2-core machine; extra flags come after and win. */
 const DEFAULT_FLAGS = [
   '--receive.shards=2', '--receive.gateways=1', '--query.workers=1', '--tsdb.wal.fsync=off',
   '--http-grace-period=2s', '--log.level=info',
 ];
-const LOG_LIMIT = 1 << 20;
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** installExitHook SIGKILLs children left running when the test process exits without stop(). */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  });
-}
-
-/** exited resolves once `c` has exited (at once if it has), or with false after `ms`. */
-function exited(c: ChildProcess, ms: number): Promise<boolean> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    c.once('exit', () => { clearTimeout(t); resolve(true); });
-  });
-}
-
 /** ExitStatus is how a child ended. */
 export interface ExitStatus {
   code: number | null;
@@ -72,14 +50,13 @@ export class ReceiverProcess {
     this.writeUrl = `http://127.0.0.1:${rw}`;
     this.httpUrl = `http://127.0.0.1:${http}`;
     this.args = [
-      sluiceBin(), 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`,
+      'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`,
       `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', ...DEFAULT_FLAGS, ...flags,
     ];
   }
 
   /** start picks free ports, starts the child on `dir` with `flags` and waits for /-/ready. */
   static async start(dir: string, flags: string[] = []): Promise<ReceiverProcess> {
-    installExitHook();
     const r = new ReceiverProcess(dir, await freePort(), await freePort(), flags);
     await r.restart();
     return r;
@@ -89,16 +66,9 @@ export class ReceiverProcess {
   async restart(): Promise<void> {
     if (this.child !== undefined) throw new Error('the receiver is running');
     this.died = '';
-    const child = spawn(process.execPath, this.args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(child);
+    const child = spawnSluice(this.args, (s) => { this.log = trimLog(this.log, s); });
     child.once('exit', (code, signal) => {
-      live.delete(child);
       if (this.child === child) this.died = `the receiver exited unexpectedly (code ${code}, signal ${signal})`;
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      this.log += s;
-      if (this.log.length > LOG_LIMIT) this.log = this.log.slice(-LOG_LIMIT);
     });
     this.child = child;
     try {
@@ -119,9 +89,9 @@ export class ReceiverProcess {
     if (c === undefined) return { code: null, signal: null };
     if (c.exitCode === null && c.signalCode === null) {
       c.kill(signal);
-      if (!await exited(c, ms)) {
+      if (!await exitOf(c, ms)) {
         c.kill('SIGKILL');
-        await exited(c, 5_000);
+        await exitOf(c, 5_000);
       }
     }
     return { code: c.exitCode, signal: c.signalCode };
@@ -175,4 +145,16 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, what: s
     if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${detail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * spawnReceiver starts a bare one-shard receiver on `dir` (no waiting for readiness, fsync off,
+ * no query threads), for tests that watch its start or its log themselves.
+ */
+export function spawnReceiver(dir: string, rw: number, http: number): { p: ChildProcess; log: () => string } {
+  let log = '';
+  const p = spawnSluice(['receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`,
+    `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.shards=1', '--receive.gateways=1',
+    '--query.workers=0', '--tsdb.wal.fsync=off', '--http-grace-period=5s'], (s) => { log = trimLog(log, s); });
+  return { p, log: () => log };
 }
