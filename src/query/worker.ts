@@ -6,8 +6,8 @@
  * rendering of the answer happen here. Touches nothing but its port.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { setPriority } from 'node:os';
-import { nameThread } from '../util/thread.js';
+import { workerData } from 'piscina';
+import { lowerThreadPriority, nameThread, type CpuPriority } from '../util/thread.js';
 import { Engine } from './promql/engine.js';
 import { answerJson } from './answerJson.js';
 import { parseExpr } from './promql/parse.js';
@@ -17,17 +17,15 @@ import type { Matcher } from '../model/matchers.js';
 import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
 
 /**
- * QUERY_NICE is the CPU priority of query threads: below ingestion (nice 0), so that on a busy
- * machine a heavy query takes longer instead of delaying remote-write acknowledgements. On Linux
- * the nice value is per thread (setpriority with pid 0 applies to the calling thread only), and
- * lowering one's own priority needs no privilege.
+ * Query threads run below ingestion (--query.cpu-priority, SCHED_IDLE by default), so that on a
+ * busy machine a heavy query takes longer instead of delaying remote-write acknowledgements.
  */
-const QUERY_NICE = 10;
 nameThread('sluice-query');
-try {
-  setPriority(QUERY_NICE);
-} catch {
-  // Not permitted on this platform: queries run at the process' priority.
+lowerThreadPriority((workerData as QueryWorkerData | undefined)?.cpuPriority ?? 'idle');
+
+/** QueryWorkerData is every query thread's workerData. */
+export interface QueryWorkerData {
+  cpuPriority: CpuPriority;
 }
 
 /** QueryTask is what the main thread hands a worker. */

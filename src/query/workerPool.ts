@@ -10,7 +10,8 @@ import { Piscina } from 'piscina';
 import { queryFailure } from './httpApi.js';
 import { transferList } from './seriesSet.js';
 import type { TenantSource } from './querier.js';
-import type { QueryAnswer, QueryTask, SelectReply, SelectRequest } from './worker.js';
+import type { QueryAnswer, QueryTask, QueryWorkerData, SelectReply, SelectRequest } from './worker.js';
+import type { CpuPriority } from '../util/thread.js';
 
 /** QueryPoolOptions configures the pool and the engine in each worker. */
 export interface QueryPoolOptions {
@@ -19,6 +20,8 @@ export interface QueryPoolOptions {
   lookbackDelta: number;
   maxSamples: number;
   timeoutMs: number;
+  /** --query.cpu-priority of the query threads. */
+  cpuPriority: CpuPriority;
 }
 
 /** QueryPool evaluates queries in worker threads. */
@@ -36,6 +39,7 @@ export class QueryPool {
       // A query mostly waits for its selects at first: a second one may evaluate meanwhile.
       concurrentTasksPerWorker: 2,
       atomics: 'disabled',
+      workerData: { cpuPriority: opts.cpuPriority } satisfies QueryWorkerData,
     });
   }
 

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { ALGORITHMS, parseHashringsConfig } from '../peer/config.js';
 import { Hashrings } from '../peer/hashrings.js';
 import type { HashringAlgorithm } from '../peer/ring.js';
+import type { CpuPriority } from '../util/thread.js';
 
 /** FlagSpec describes one flag. */
 interface FlagSpec {
@@ -41,6 +42,11 @@ export const FLAGS: FlagSpec[] = [
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
   { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
   { name: 'query.replica-label', repeatable: true, help: 'Label whose values tell replicas of a series apart (repeatable): dropped before a multi-node query merges the replicas.', check: (v) => (/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v) ? '' : `expected a label name, got ${JSON.stringify(v)}`) },
+  {
+    name: 'query.cpu-priority', default: 'idle',
+    check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
+    help: 'CPU priority of the query threads against ingestion: idle (Linux SCHED_IDLE: only CPU time ingestion leaves; falls back to low), low (nice 10) or normal.',
+  },
   { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
@@ -164,7 +170,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[] };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[]; cpuPriority: CpuPriority };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -259,7 +265,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
-      workers: queryWorkers, replicaLabels: f.replicaLabels,
+      workers: queryWorkers, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority,
     },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
       ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },

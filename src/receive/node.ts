@@ -136,7 +136,7 @@ export class ReceiveNode {
     }
     const q = cfg.query;
     this.queryPool = q.workers === 0 ? undefined
-      : new QueryPool({ threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs });
+      : new QueryPool({ threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority });
     this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
   }
 

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { startNode, write, series, getJson, type TestNode } from '../helpers/node.js';
 import { Engine } from '../../src/query/promql/engine.js';
 import { TenantQuerier } from '../../src/query/querier.js';
@@ -108,5 +109,39 @@ test('a heavy query in a worker leaves the main thread free: the probe sent afte
     assert.deepEqual(await race(m), ['query', 'probe']);
   } finally {
     await m.stop();
+  }
+});
+
+/** queryThreads returns [policy, nice] of every thread named sluice-query in this process. */
+function queryThreads(): [number, number][] {
+  const out: [number, number][] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let comm = '';
+    try { comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(); } catch { continue; }
+    if (comm !== 'sluice-query') continue;
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command: state is field 3; nice is field 19 and policy field 41 (proc(5)).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.push([Number(f[38]), Number(f[16])]);
+  }
+  return out;
+}
+
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+
+test('query threads run at SCHED_IDLE by default, at nice 10 with --query.cpu-priority=low', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  for (const [flag, want] of [[[], [SCHED_IDLE, 0]], [['--query.cpu-priority=low'], [SCHED_OTHER, 10]]] as const) {
+    const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=1', ...flag]);
+    try {
+      await load(n);
+      const r = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('sum(wq)')}&time=${(T0 + 3_600_000) / 1000}`);
+      assert.equal(r.status, 200);
+      const threads = queryThreads();
+      assert.equal(threads.length, 1, 'one query thread, named');
+      assert.deepEqual(threads[0], want, `${flag.join(' ') || 'default'}: [policy, nice]`);
+    } finally {
+      await n.stop();
+    }
   }
 });
