@@ -45,6 +45,11 @@ export interface CutterOptions {
    * the series only those whose WAL id is in `live` (the shard's answer to the truncation).
    */
   checkpoint?: (shard: number, upTo: number, mint: number, live: Float64Array) => Promise<void>;
+  /**
+   * onBlocks is told of the new blocks once they are on disk and before the heads drop the range,
+   * so that queries see the range in the blocks before it leaves the heads (never in neither).
+   */
+  onBlocks?: () => void;
 }
 
 /** CutResult says what one cut wrote. */
@@ -148,6 +153,8 @@ export class BlockCutter {
     await writeFileAtomic(join(this.opts.tsdbPath, WATERMARK_FILE), JSON.stringify({ version: 1, minValidTime: upTo }) + '\n');
     this.watermark = upTo;
     for (const s of pool.shards) s.minValidT = upTo;
+    // Queries must list the new blocks before the heads drop their range (overlaps are merged).
+    if (blocks.length > 0) this.opts.onBlocks?.();
     // 4. Drop the persisted chunks from the heads, then the series left without data.
     const trunc = await Promise.all(pool.shards.map((s) => s.query<TruncateStats>({ type: 'query', op: 'truncate', cut: upTo })));
     // 5. Shrink the WALs.

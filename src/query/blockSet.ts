@@ -48,6 +48,10 @@ export class BlockSet {
   private known: KnownBlock[] = [];
   private refreshedAt = -Infinity;
   private refreshing: Promise<void> | undefined;
+  /** Bumped by invalidate(): a listing begun before it must not count as fresh. */
+  private generation = 0;
+  /** The generation the running listing began in. */
+  private refreshingGeneration = -1;
   private readonly open = new Map<string, Promise<BlockReader>>();
 
   constructor(localDir: string, bucket?: Bucket) {
@@ -87,16 +91,27 @@ export class BlockSet {
 
   /** invalidate forces the next query to list blocks again (after a cut or an upload). */
   invalidate(): void {
+    this.generation++;
     this.refreshedAt = -Infinity;
   }
 
+  /**
+   * refresh lists the blocks again when the list is older than REFRESH_MS or was invalidated.
+   * A listing still running from before an invalidate() may miss the block that caused it, so
+   * it is not joined: a new one follows it.
+   */
   private refresh(): Promise<void> {
     if (performance.now() - this.refreshedAt < REFRESH_MS) return Promise.resolve();
-    this.refreshing ??= this.list().finally(() => { this.refreshing = undefined; });
-    return this.refreshing;
+    if (this.refreshing !== undefined && this.refreshingGeneration === this.generation) return this.refreshing;
+    const gen = this.generation;
+    const after = this.refreshing ?? Promise.resolve();
+    const run: Promise<void> = after.then(() => this.list(gen)).finally(() => { if (this.refreshing === run) this.refreshing = undefined; });
+    this.refreshing = run;
+    this.refreshingGeneration = gen;
+    return run;
   }
 
-  private async list(): Promise<void> {
+  private async list(gen: number): Promise<void> {
     const found = new Map<string, KnownBlock>();
     if (existsSync(this.localDir)) {
       for (const ulid of readdirSync(this.localDir)) {
@@ -130,7 +145,8 @@ export class BlockSet {
       }
     }
     this.known = [...found.values()].sort((a, b) => a.meta.minTime - b.meta.minTime);
-    this.refreshedAt = performance.now();
+    // Fresh only if nothing was invalidated while listing.
+    if (gen === this.generation) this.refreshedAt = performance.now();
   }
 
   /** close closes every open block. */

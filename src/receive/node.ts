@@ -310,6 +310,7 @@ export class ReceiveNode {
         const st = await checkpoint(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, { fsync: cfg.walFsync !== 'off', keepSeries: keepRefs(live) });
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
+      onBlocks: () => this.blockSet.invalidate(),
     });
     this.shipper = new Shipper({ dir: this.cutter.blocksDir, bucket: this.bucket, registry: this.metrics.registry, logger: this.log });
     this.shipper.start();

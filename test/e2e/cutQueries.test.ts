@@ -1,0 +1,49 @@
+/**
+ * Queries during a block cut: the range being cut is always in the heads, in the new blocks, or
+ * in both (merged), never in neither. The cut tells the block set of its new blocks before the
+ * shards drop the range; a query run right after the shards dropped it (before the cut's WAL
+ * checkpoint ends) must still count every sample.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startNode, write, series, getJson } from '../helpers/node.js';
+
+const T0 = 1_700_000_000_000 - (1_700_000_000_000 % 7_200_000); // on the 2h grid
+const STEP = 60_000;
+const SERIES = 20;
+const SAMPLES = 180; // 3 h: the first 2h range is cut into a block
+
+test('a query between the heads dropping a cut range and the end of the cut sees every sample', async () => {
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=0']);
+  try {
+    for (let k0 = 0; k0 < SAMPLES; k0 += 60) {
+      const r = await write(n.writeUrl, Array.from({ length: SERIES }, (_, s) => series({ __name__: 'cq', s: String(s) },
+        Array.from({ length: 60 }, (_, k) => [T0 + 500 + (k0 + k) * STEP, k0 + k] as [number, number]))));
+      assert.equal(r.status, 200, r.text);
+    }
+    const at = (T0 + SAMPLES * STEP) / 1000;
+    const count = async (): Promise<string> => {
+      const r = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('sum(count_over_time(cq[4h]))')}&time=${at}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const res = (r.body.data as { result: { value: [number, string] }[] }).result;
+      return res[0]?.value[1] ?? '0';
+    };
+    // A query now lists the blocks (none yet): the list is fresh for a while.
+    assert.equal(await count(), String(SERIES * SAMPLES));
+    // Right after the shard drops the cut range, before the cut returns, query again.
+    const shard = n.node.pool.shards[0]!;
+    const query = shard.query.bind(shard);
+    let during: string | undefined;
+    shard.query = (async (msg: Parameters<typeof query>[0]) => {
+      const answer = await query(msg);
+      if ((msg as { op?: string }).op === 'truncate') during = await count();
+      return answer;
+    }) as typeof shard.query;
+    const { ulids } = await n.node.flush();
+    assert.ok(ulids.length >= 1, 'the flush cut blocks');
+    assert.equal(during, String(SERIES * SAMPLES), 'samples seen while the cut was between truncation and its end');
+    assert.equal(await count(), String(SERIES * SAMPLES), 'after the cut');
+  } finally {
+    await n.stop();
+  }
+});
