@@ -47,6 +47,11 @@ const stats = new Float64Array(init.stats);
 const res: BatchResult = { seq: 0, appended: 0, duplicate: 0, outOfOrder: 0, tooOld: 0, newSeries: 0 };
 const pend = new PendingAppends();
 let stopping = false;
+/**
+ * The WAL write of the round in progress, while the round waits for it: its samples are validated
+ * but not applied yet. A cut waits for it (see the message handler).
+ */
+let logging: Promise<boolean> | undefined;
 /** A round takes at most this long to validate, so queries and fsyncs are not starved. */
 const ROUND_MS = 5;
 
@@ -117,7 +122,10 @@ async function round(): Promise<boolean> {
     }
   }
   if (doneN === 0) return false;
-  if (!(await log())) {
+  const logged = log();
+  logging = logged;
+  if (!(await logged)) {
+    logging = undefined;
     // Not logged, so not applied and not acknowledged: the gateways answer 503 and the senders
     // retry; the next round tries the disk again (it recovers once space is freed).
     rollbackPending(head, pend);
@@ -125,6 +133,7 @@ async function round(): Promise<boolean> {
     stats[StatSlot.WAL_FAILURES]! += 1;
     return true;
   }
+  logging = undefined;
   applyPending(head, pend);
   // The time range before the acks: a flush right after a 2xx must see these samples.
   stats[StatSlot.MIN_T] = head.minT;
@@ -222,6 +231,19 @@ async function loop(): Promise<void> {
 }
 
 port.on('message', (m: ToShard | TenantSeriesQuery) => {
+  // A cut must not fall between a round's validation and its apply: samples validated against the
+  // old minValidT would reach the head after the cut wrote its blocks and truncated the range, in
+  // neither. The round's continuation was queued first, so it applies before these run.
+  if (m.type === 'query' && (m.op === 'cutStart' || m.op === 'truncate') && logging !== undefined) {
+    const run = (): void => handle(m);
+    void logging.then(run, run);
+    return;
+  }
+  handle(m);
+});
+
+/** handle answers one control message. */
+function handle(m: ToShard | TenantSeriesQuery): void {
   if (m.type === 'stop') {
     stopping = true;
     Atomics.add(ctl, ShardCtl.WAKE, 1);
@@ -261,7 +283,7 @@ port.on('message', (m: ToShard | TenantSeriesQuery) => {
   } catch (e) {
     post({ type: 'reply', id: m.id, error: toWire(e) });
   }
-});
+}
 
 loop().catch((e: unknown) => {
   Atomics.store(ctl, ShardCtl.STATE, ShardState.FAILED);
