@@ -1,0 +1,83 @@
+/**
+ * ThreadCpu samples the CPU time of a process's threads, grouped by role (the main thread, the
+ * shard threads `sluice-shard-*`, the gateway threads `sluice-gw-*`, query threads, and the rest:
+ * V8 and libuv helpers), so that a benchmark can say which of them was busy in a time window.
+ * Reads /proc/<pid>/task/<tid>/{stat,comm} every `intervalMs`; Linux only; touches nothing else.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** THREAD_GROUPS are the roles threads are grouped by, in report order. */
+export const THREAD_GROUPS = ['main', 'shards', 'gateways', 'query', 'other'] as const;
+/** ThreadGroup is one of THREAD_GROUPS. */
+export type ThreadGroup = (typeof THREAD_GROUPS)[number];
+
+/** USER_HZ: /proc reports CPU times in clock ticks, 100 per second on Linux. */
+const CLK_TCK = 100;
+
+interface Snapshot { t: number; ticks: Record<ThreadGroup, number> }
+
+function groupOf(pid: number, tid: number, comm: string): ThreadGroup {
+  if (tid === pid) return 'main';
+  if (comm.startsWith('sluice-shard')) return 'shards';
+  if (comm.startsWith('sluice-gw')) return 'gateways';
+  if (comm.startsWith('sluice-query')) return 'query';
+  return 'other';
+}
+
+/**
+ * ThreadCpu keeps the cumulative CPU ticks of each group at every sample. A thread that exits
+ * takes its ticks with it (its group's count drops); windows are short, and the benchmark's node
+ * keeps its threads, so this is noted rather than corrected.
+ */
+export class ThreadCpu {
+  private readonly pid: number;
+  private readonly snaps: Snapshot[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly names = new Map<number, ThreadGroup>();
+
+  constructor(pid: number, intervalMs = 100) {
+    this.pid = pid;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** stop ends sampling (what was sampled stays readable). */
+  stop(): void { clearInterval(this.timer); }
+
+  /** coresIn returns each group's average CPU use (cores) over [t0, t1], or undefined without samples around it. */
+  coresIn(t0: number, t1: number): Record<ThreadGroup, number> | undefined {
+    let a: Snapshot | undefined;
+    let b: Snapshot | undefined;
+    for (const s of this.snaps) {
+      if (s.t <= t0) a = s;
+      if (s.t >= t1) { b = s; break; }
+    }
+    if (!a || !b || b.t <= a.t) return undefined;
+    const sec = (b.t - a.t) / 1000;
+    const out = {} as Record<ThreadGroup, number>;
+    for (const g of THREAD_GROUPS) out[g] = Math.max(0, (b.ticks[g] - a.ticks[g]) / CLK_TCK / sec);
+    return out;
+  }
+
+  private sample(): void {
+    const ticks: Record<ThreadGroup, number> = { main: 0, shards: 0, gateways: 0, query: 0, other: 0 };
+    let tids: string[];
+    try { tids = readdirSync(`/proc/${this.pid}/task`); } catch { return; }
+    for (const e of tids) {
+      const tid = Number(e);
+      try {
+        const stat = readFileSync(`/proc/${this.pid}/task/${e}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        let g = this.names.get(tid);
+        if (g === undefined) {
+          g = groupOf(this.pid, tid, readFileSync(`/proc/${this.pid}/task/${e}/comm`, 'utf8').trim());
+          // A thread names itself once it runs: keep looking until it has a sluice name.
+          if (g !== 'other') this.names.set(tid, g);
+        }
+        ticks[g] += Number(f[11]) + Number(f[12]);
+      } catch { /* exited */ }
+    }
+    this.snaps.push({ t: performance.timeOrigin + performance.now(), ticks });
+  }
+}
