@@ -19,10 +19,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { join } from 'node:path';
 import { writeBlock, type BlockChunk, type BlockSeries, type WrittenBlock } from './writer.js';
-import { compareLabelsUtf8 } from './index/order.js';
+import { CutSeries } from './cutSeries.js';
 import { clipChunk } from './clip.js';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { Labels } from '../model/labels.js';
+import type { ChunkSink } from '../sharedmem/headView.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { CutStarted } from '../shards/protocol.js';
 import type { TruncateStats } from '../shards/headTruncate.js';
@@ -177,30 +178,32 @@ export class BlockCutter {
   /** writeTenantBlock writes `tenant`'s series with data in [mint, maxt) into one block. */
   private async writeTenantBlock(tenant: string, mint: number, maxt: number): Promise<WrittenBlock | undefined> {
     const { pool } = this.opts;
-    // Which series of this tenant have data in the range, on which shard.
-    const found: { shard: number; ref: number; labels: Labels }[] = [];
-    const symbols = new Set<string>();
+    // Which series of this tenant have data in the range, on which shard: labels as ids into one
+    // table of distinct strings (cutSeries.ts), not a decoded Labels array per series.
+    const found = new CutSeries();
     for (const sh of pool.shards) {
       const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant, matcherSets: [], mint, maxt: maxt - 1 } });
-      for (const ref of refs) {
-        const labels = sh.view.labels(ref);
-        for (const [n, v] of labels) { symbols.add(n); symbols.add(v); }
-        found.push({ shard: sh.index, ref, labels });
-      }
+      for (const ref of refs) sh.view.labelsInto(ref, (buf, off, len) => found.add(sh.index, ref, buf, off, len));
     }
-    if (found.length === 0) return undefined;
-    found.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+    if (found.size === 0) return undefined;
+    found.sort();
     const views = pool.shards.map((s) => s.view);
+    const scratch = new ChunkScratch();
     const series = function* (): Generator<BlockSeries> {
+      // One item, its labels and its chunks' bytes reused from series to series: the writer copies
+      // what it keeps before asking for the next (writer.ts).
       const item: { labels: Labels; chunks: BlockChunk[] } = { labels: [], chunks: [] };
-      for (const f of found) {
-        item.labels = f.labels;
+      for (let k = 0; k < found.size; k++) {
+        const i = found.at(k);
+        found.labelsInto(i, item.labels);
         // Chunks never cross an aligned block boundary or the watermark (older ones were dropped);
         // only a flush's unaligned end can fall inside a chunk: that one is clipped (clip.ts).
-        item.chunks = [];
-        for (const c of views[f.shard]!.chunks(f.ref, mint, maxt - 1)) {
-          const k = clipChunk(c, mint, maxt);
-          if (k !== undefined) item.chunks.push(k);
+        scratch.reset();
+        views[found.shard(i)]!.chunksInto(found.ref(i), mint, maxt - 1, scratch);
+        item.chunks.length = 0;
+        for (const c of scratch.chunks) {
+          const kept = clipChunk(c, mint, maxt);
+          if (kept !== undefined) item.chunks.push(kept);
         }
         yield item;
       }
@@ -208,6 +211,35 @@ export class BlockCutter {
     const labels: Record<string, string> = {};
     for (const [k, v] of this.opts.externalLabels) labels[k] = v;
     labels[this.opts.tenantLabelName] = tenant;
-    return writeBlock(this.blocksDir, { mint, maxt, symbols, series: series(), thanos: { labels, source: 'receive' } });
+    return writeBlock(this.blocksDir, { mint, maxt, symbols: found.strings, series: series(), thanos: { labels, source: 'receive' } });
+  }
+}
+
+/**
+ * ChunkScratch receives one series' chunks from HeadView.chunksInto into one reused buffer: no
+ * ArrayBuffer per chunk (48M samples at 100k series are ~400k chunks, all garbage otherwise).
+ */
+class ChunkScratch implements ChunkSink {
+  chunks: BlockChunk[] = [];
+  private buf = new Uint8Array(16 * 1024);
+  private used = 0;
+  private markLen = 0;
+  private markUsed = 0;
+
+  reset(): void { this.chunks.length = 0; this.used = 0; }
+
+  mark(): void { this.markLen = this.chunks.length; this.markUsed = this.used; }
+
+  rollback(): void { this.chunks.length = this.markLen; this.used = this.markUsed; }
+
+  put(src: Uint8Array, off: number, len: number, minT: number, maxT: number): void {
+    if (this.used + len > this.buf.length) {
+      // Chunks already handed out keep the old buffer alive; new ones go to a bigger one.
+      this.buf = new Uint8Array(Math.max(this.buf.length * 2, len));
+      this.used = 0;
+    }
+    this.buf.set(src.subarray(off, off + len), this.used);
+    this.chunks.push({ minT, maxT, data: this.buf.subarray(this.used, this.used + len) });
+    this.used += len;
   }
 }
