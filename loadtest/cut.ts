@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { findRepoRoot } from './compare.js';
 import { isMainModule } from './generator.js';
-import { cleanupAllSync, freePort, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, waitReady, type Running } from './lib/children.js';
+import { cleanupAllSync, freePort, intFlag, logTail, sleep, startChild, stopChild, stopOnSignals, tempDirs, waitReady, type Running } from './lib/children.js';
 import { ClockedWriter } from './lib/clockedWriter.js';
 import { classify, latStats, overlapping, renderCutReport, type CutBenchResult, type CutRow, type HeapWindow, type Memory, type Window } from './lib/cutReport.js';
 import { envInfo } from './lib/env.js';
@@ -87,11 +87,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     strict: true,
   });
   if (v.help) return undefined;
-  const int = (name: string, s: string, min: number, max: number): number => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${s}`);
-    return n;
-  };
+  const int = intFlag;
   const blockDurationMs = parseDuration(v['block-duration']);
   if (!(blockDurationMs >= 60_000)) throw new Error(`--block-duration must be a duration of at least 1m, got ${v['block-duration']}`);
   const f: Flags = {
@@ -384,16 +380,7 @@ async function main(argv: string[]): Promise<number> {
   if (!f) { console.log(USAGE); return 0; }
   const command = ['npm', 'run', 'bench:cut', '--', ...argv];
   const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    console.error(`\n${sig}: stopping the node`);
-    ac.abort();
-    const waits = [...live].map((r) => r.exited);
-    for (const r of live) killTree(r, 'SIGKILL');
-    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { cleanupAllSync(); process.exit(130); });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupAllSync);
+  stopOnSignals(ac, 'the node');
   const r = await run(f, command, ac.signal);
   const md = renderCutReport(r);
   if (f.json) console.log(JSON.stringify(r, null, 2));

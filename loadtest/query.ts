@@ -25,7 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRepoRoot } from './compare.js';
 import {
-  cleanupAllSync, freePort, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
+  cleanupAllSync, freePort, intFlag, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
 } from './lib/children.js';
 import { isMainModule } from './generator.js';
 import {
@@ -225,11 +225,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     strict: true,
   });
   if (v.help) return undefined;
-  const int = (name: string, s: string, min: number, max: number): number => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${s}`);
-    return n;
-  };
+  const int = intFlag;
   return {
     series: int('series', v.series, 1, 10_000_000), rounds: int('rounds', v.rounds, 1, 1000), samples: int('samples', v.samples, 22, 700),
     seed: int('seed', v.seed, 0, 2 ** 32 - 1), loadBatch: int('load-batch', v['load-batch'], 1, 100_000),

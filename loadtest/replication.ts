@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { findRepoRoot } from './compare.js';
-import { cleanupAllSync, freePort, killTree, live, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, waitReady, type Running } from './lib/children.js';
+import { cleanupAllSync, freePort, sleep, startChild, stopChild, stopOnSignals, tempDirs, treeCpuSeconds, waitReady, type Running } from './lib/children.js';
 import type { DelayProxyStats } from './lib/delayProxy.js';
 import { resolveOptions, type LoadOptions } from './lib/options.js';
 import { fmtInt } from './lib/stats.js';
@@ -479,16 +479,7 @@ async function main(argv: string[]): Promise<number> {
   console.error(`machine: ${env.cpu}, nproc ${env.cores}, ${env.ramGiB} GiB; node ${env.node}; ${env.date}`);
 
   const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    console.error(`\n${sig}: stopping the ring`);
-    ac.abort();
-    const waits = [...live].map((r) => r.exited);
-    for (const r of live) killTree(r, 'SIGKILL');
-    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { cleanupAllSync(); process.exit(130); });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupAllSync);
+  stopOnSignals(ac, 'the ring');
 
   const prep = prepareLoad(load);
   verifyPrepared(prep, load, 1);

@@ -166,3 +166,27 @@ export async function waitReady(r: Running, url: string, timeoutMs: number, name
   }
   throw new Error(`${name} not ready after ${timeoutMs / 1000} s (${url})`);
 }
+
+/**
+ * stopOnSignals makes SIGINT/SIGTERM abort `ac`, SIGKILL every child still running, remove the
+ * temp dirs and exit 130; the dirs are also removed on any exit. `what` names what is stopped.
+ */
+export function stopOnSignals(ac: AbortController, what: string): void {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    console.error(`\n${sig}: stopping ${what}`);
+    ac.abort();
+    const waits = [...live].map((r) => r.exited);
+    for (const r of live) killTree(r, 'SIGKILL');
+    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { cleanupAllSync(); process.exit(130); });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanupAllSync);
+}
+
+/** intFlag parses flag `--name`'s value `s` as an integer in [min, max], or throws naming it. */
+export function intFlag(name: string, s: string, min: number, max: number): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${s}`);
+  return n;
+}
