@@ -25,7 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRepoRoot } from './compare.js';
 import {
-  cleanupAllSync, freePort, intFlag, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
+  cleanupAllSync, freePort, intFlag, live, logTail, stopOnSignals, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
 } from './lib/children.js';
 import { isMainModule } from './generator.js';
 import {
@@ -382,16 +382,7 @@ async function main(argv: string[]): Promise<number> {
   const env = envInfo(['node', 'dist/loadtest/query.js', ...argv]);
   console.error(`machine: ${env.cpu}, ${env.cores} cores, ${env.ramGiB} GiB RAM; node ${env.node}; ${env.date}`);
   const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    console.error(`\n${sig}: stopping servers`);
-    ac.abort();
-    const waits = [...live].map((r) => r.exited);
-    for (const r of live) killTree(r, 'SIGKILL');
-    void Promise.race([Promise.all(waits), sleep(3000)]).then(() => { cleanupAllSync(); process.exit(130); });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupAllSync);
+  stopOnSignals(ac, 'servers');
   try {
     const { report, ok } = await run(f, env, ac.signal);
     const md = renderReport(report);

@@ -325,10 +325,8 @@ export class ReceiveNode {
   private async blockTick(): Promise<void> {
     if (this.stopping || !this.cutter) return;
     const cut = await this.cutter.maybeCut();
-    if (cut && cut.blocks.length > 0) {
-      this.shipper?.notify();
-      this.blockSet.invalidate();
-    }
+    // The cut made its blocks visible to queries itself (onBlocks).
+    if (cut && cut.blocks.length > 0) this.shipper?.notify();
     await applyRetention(this.cutter.blocksDir, this.cfg.retentionMs, this.shipper ?? null, Date.now(), this.log);
   }
 
@@ -341,7 +339,6 @@ export class ReceiveNode {
     if (!this.cutter || !this.shipper) throw new SluiceError(ErrorCode.Unavailable, 'the receiver is not ready');
     const cut = await this.cutter.flush();
     const ulids = cut?.blocks.map((b) => b.ulid) ?? [];
-    this.blockSet.invalidate();
     try {
       await this.shipper.sync();
     } catch (e) {

@@ -67,7 +67,11 @@ export class ShardLink {
     return this.pending.length - this.pendingHead;
   }
 
-  /** checkFits throws TooLarge for a batch of `len` bytes that could never fit the ring (submit). */
+  /**
+   * checkFits throws TooLarge for a batch of `len` bytes that could never fit the ring: a record
+   * may have to wrap, so only one of at most half the ring is sure to find room once the ring
+   * drains (a retry would never succeed).
+   */
   checkFits(len: number): void {
     if (len > this.producer.capacity / 2) {
       throw new SluiceError(ErrorCode.TooLarge, `the request's ${len} bytes of series for shard ${this.shard} exceed half its write ring ` +
@@ -77,12 +81,10 @@ export class ShardLink {
 
   /**
    * submit writes a framed batch (its seq field is set here) and resolves when the shard has
-   * appended it. Throws Unavailable (retryable) when the shard is down or its ring is full, and
-   * TooLarge when the batch could never fit the ring: a record may have to wrap, so only one of at
-   * most half the ring is sure to find room once the ring drains (a retry would never succeed).
+   * appended it. Throws Unavailable (retryable) when the shard is down or its ring is full. The
+   * caller checks the batch fits the ring first (checkFits).
    */
   submit(rec: Uint8Array, len: number, u32: Uint32Array): Promise<ShardResult> {
-    this.checkFits(len);
     if (!this.up()) throw new SluiceError(ErrorCode.Unavailable, `shard ${this.shard} is unavailable`);
     if (this.inFlight() >= MAX_PENDING_BATCHES) {
       throw new SluiceError(ErrorCode.Unavailable, `shard ${this.shard} is overloaded: ${this.inFlight()} batches waiting`);
