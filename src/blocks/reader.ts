@@ -3,7 +3,9 @@
  * RangeReaders by block-relative path, so the same code reads a local directory now and object
  * storage later; localBlockFiles is the local-directory implementation. select() streams the
  * series matching label matchers with their chunks overlapping a time range, reading only the
- * index and chunk ranges it needs. Touches only the files it opens, read-only.
+ * index and chunk ranges it needs; seriesLabels(), labelNamesOf() and labelValuesOf() answer the
+ * metadata endpoints from the index alone (series entries: labels and chunk metas, never chunk
+ * bytes). Touches only the files it opens, read-only.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { ChunksReader, type Segment } from './chunks/reader.js';
 import { INDEX_FILE, type ChunkMeta } from './index/format.js';
 import { LocalFileReader, type RangeReader } from './index/rangereader.js';
 import { IndexReader } from './index/reader.js';
+import { union } from './index/postings.js';
 import { META_FILE, parseMeta, type BlockMeta } from './meta.js';
 
 /** BlockFiles opens the files of one block by path relative to the block directory. */
@@ -128,6 +131,55 @@ export class BlockReader {
         yield { labels: entries[j]!.labels, chunks: cs.map((c) => ({ minT: c.minT, maxT: c.maxT, ref: c.ref, data: datas[k++]! })) };
       }
     }
+  }
+
+  /**
+   * seriesLabels yields, in ref order and in batches, the labels of the series matching any one of
+   * `matcherSets` (alternatives, each a conjunction; no sets: every series) that have a chunk
+   * overlapping [mint, maxt]. Reads series entries only: no chunk bytes.
+   */
+  async *seriesLabels(matcherSets: readonly (readonly Matcher[])[], mint: number, maxt: number): AsyncGenerator<Labels[]> {
+    const sets = matcherSets.length === 0 ? [[]] : matcherSets;
+    const refs = union(await Promise.all(sets.map((ms) => this.index.postingsForMatchers(ms))));
+    for (let i = 0; i < refs.length; i += SELECT_BATCH) {
+      const entries = await this.index.seriesMany(refs.subarray(i, i + SELECT_BATCH));
+      const out: Labels[] = [];
+      for (const e of entries) if (e.chunks.some((c) => c.maxT >= mint && c.minT <= maxt)) out.push(e.labels);
+      if (out.length > 0) yield out;
+    }
+  }
+
+  /** covers tells whether every sample of the block lies in [mint, maxt] (meta.maxTime is exclusive). */
+  private covers(mint: number, maxt: number): boolean {
+    return this.meta.minTime >= mint && this.meta.maxTime - 1 <= maxt;
+  }
+
+  /**
+   * labelNamesOf returns the label names of the series seriesLabels() would yield, unsorted.
+   * With no matcher sets and the block inside [mint, maxt] that is the index's name table.
+   */
+  async labelNamesOf(matcherSets: readonly (readonly Matcher[])[], mint: number, maxt: number): Promise<string[]> {
+    if (matcherSets.length === 0 && this.covers(mint, maxt)) return this.index.labelNames();
+    const names = new Set<string>();
+    for await (const batch of this.seriesLabels(matcherSets, mint, maxt)) for (const ls of batch) for (const [n] of ls) names.add(n);
+    return [...names];
+  }
+
+  /**
+   * labelValuesOf returns the values of label `name` among the series seriesLabels() would yield,
+   * unsorted. Only series that have the label are read; with no matcher sets and the block inside
+   * [mint, maxt] the index's value table answers.
+   */
+  async labelValuesOf(name: string, matcherSets: readonly (readonly Matcher[])[], mint: number, maxt: number): Promise<string[]> {
+    if (name === '') return [];
+    if (matcherSets.length === 0 && this.covers(mint, maxt)) return this.index.labelValues(name);
+    const has: Matcher = { type: '!=', name, value: '' };
+    const sets = matcherSets.length === 0 ? [[has]] : matcherSets.map((ms) => [...ms, has]);
+    const values = new Set<string>();
+    for await (const batch of this.seriesLabels(sets, mint, maxt)) {
+      for (const ls of batch) for (const [n, v] of ls) if (n === name) { values.add(v); break; }
+    }
+    return [...values];
   }
 
   /** close releases every file. */

@@ -1,43 +1,48 @@
 /**
- * The metadata part of the Prometheus HTTP API over the shards' heads: /api/v1/series,
- * /api/v1/labels and /api/v1/label/<name>/values, GET or POST (form), in Prometheus' JSON shape,
- * limited to the tenant named by the tenant header. Series carry the receiver's external labels
- * and the tenant label, as Thanos Receive's StoreAPI presents them.
+ * The metadata part of the Prometheus HTTP API: /api/v1/series, /api/v1/labels and
+ * /api/v1/label/<name>/values, GET or POST (form), in Prometheus' JSON shape (with `warnings` when
+ * a peer could not be read), limited to the tenant named by the tenant header. The answers come
+ * from where PromQL reads (src/query/metadata.ts): heads, local and bucket blocks and, with a
+ * hashring, the peers. Series carry the receiver's external labels and the tenant label, as
+ * Thanos Receive's StoreAPI presents them.
  */
 import { ErrorCode, SluiceError } from '../errors.js';
 import { parseSelector } from '../model/selector.js';
-import { compileMatcher, type Matcher } from '../model/matchers.js';
-import { compareLabels, labelsToObject, tenantExternalLabels, withLabels, type Labels } from '../model/labels.js';
+import { labelsToObject } from '../model/labels.js';
 import { resolveTenant } from '../gateway/tenant.js';
-import { failure, formParams, parseTime, success } from './httpApi.js';
+import { failure, formParams, jsonReply, parseTime } from './httpApi.js';
+import { TenantMetadata, type MetadataAnswer } from './metadata.js';
 import type { HttpReply, HttpRequest, Route } from '../gateway/http.js';
-import type { ShardPool } from '../shards/pool.js';
-import type { SelectQuery } from '../shards/headRead.js';
+import type { Matcher } from '../model/matchers.js';
+import type { QuerierOptions } from './querier.js';
 
-/** ApiOptions configures the read API. */
-export interface ApiOptions {
+/**
+ * ApiOptions configures the metadata API: where it reads (as PromQL: pool, blocks, peers, labels
+ * added and replica labels dropped) and how a request names its tenant.
+ */
+export interface ApiOptions extends QuerierOptions {
   tenantHeader: string;
   defaultTenant: string;
-  tenantLabelName: string;
-  externalLabels: [string, string][];
 }
+
+/** MetadataQuery is a metadata request's parameters. */
+interface MetadataQuery { meta: TenantMetadata; matcherSets: Matcher[][]; mint: number; maxt: number; limit: number }
 
 /** MetadataApi serves the metadata endpoints. */
 export class MetadataApi {
-  private readonly pool: ShardPool;
   private readonly opts: ApiOptions;
 
-  constructor(pool: ShardPool, opts: ApiOptions) {
-    this.pool = pool;
+  constructor(opts: ApiOptions) {
     this.opts = opts;
   }
 
   /** routes returns the HTTP routes of this API. */
   routes(): Route[] {
     const maxBodyBytes = 8 << 20;
-    const wrap = (f: (req: HttpRequest, p: URLSearchParams) => Promise<unknown>) => async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
+    const wrap = <T>(f: (req: HttpRequest, p: URLSearchParams) => Promise<MetadataAnswer<T>>) => async (req: HttpRequest, body: Uint8Array): Promise<HttpReply> => {
       try {
-        return success(await f(req, formParams(req, body)));
+        const { data, warnings } = await f(req, formParams(req, body));
+        return jsonReply(200, warnings.length > 0 ? { status: 'success', data, warnings } : { status: 'success', data });
       } catch (e) {
         return failure(e);
       }
@@ -54,69 +59,37 @@ export class MetadataApi {
     ];
   }
 
-  /**
-   * query builds the shard query. Matchers on external labels are decided here: a set whose
-   * external-label matchers fail selects nothing; the rest go to the shards.
-   */
-  private query(req: HttpRequest, p: URLSearchParams, requireMatch: boolean): { q: SelectQuery; ext: Labels; limit: number; none: boolean } {
+  /** query reads the parameters the three endpoints share. */
+  private query(req: HttpRequest, p: URLSearchParams, requireMatch: boolean): MetadataQuery {
     const tenant = resolveTenant(req.headers, this.opts.tenantHeader, this.opts.defaultTenant);
-    const ext = tenantExternalLabels(this.opts.externalLabels, this.opts.tenantLabelName, tenant);
-    const extMap = new Map(ext);
     const raw = p.getAll('match[]');
     if (requireMatch && raw.length === 0) throw new SluiceError(ErrorCode.BadRequest, 'no match[] parameter provided');
-    const matcherSets: Matcher[][] = [];
-    for (const sel of raw) {
-      const ms = parseSelector(sel);
-      const rest: Matcher[] = [];
-      let possible = true;
-      for (const m of ms) {
-        const v = extMap.get(m.name);
-        if (v === undefined) rest.push(m);
-        else if (!compileMatcher(m).matches(v)) possible = false;
-      }
-      if (possible) matcherSets.push(rest);
-    }
+    const matcherSets = raw.map((sel) => parseSelector(sel));
     const mint = parseTime(p.get('start'), -Infinity, 'start');
     const maxt = parseTime(p.get('end'), Infinity, 'end');
     if (mint > maxt) throw new SluiceError(ErrorCode.BadRequest, 'invalid parameter "end": end timestamp must not be before start time');
     const limitStr = p.get('limit');
     const limit = limitStr === null || limitStr === '' ? 0 : Number(limitStr);
     if (!Number.isInteger(limit) || limit < 0) throw new SluiceError(ErrorCode.BadRequest, `invalid parameter "limit": ${limitStr}`);
-    // Every match[] set ruled out by external labels: select nothing (no sets would mean all).
-    const none = raw.length > 0 && matcherSets.length === 0;
-    return { q: { tenant, matcherSets, mint, maxt }, ext, limit, none };
+    return { meta: new TenantMetadata(this.opts, tenant), matcherSets, mint, maxt, limit };
   }
 
-  private async series(req: HttpRequest, p: URLSearchParams): Promise<Record<string, string>[]> {
-    const { q, ext, limit, none } = this.query(req, p, true);
-    if (none) return [];
-    const found = await this.pool.series(q);
-    const merged = found.map((ls) => withLabels(ls, ext));
-    merged.sort(compareLabels);
-    const out = limit > 0 ? merged.slice(0, limit) : merged;
-    return out.map(labelsToObject);
+  private async series(req: HttpRequest, p: URLSearchParams): Promise<MetadataAnswer<Record<string, string>>> {
+    const { meta, matcherSets, mint, maxt, limit } = this.query(req, p, true);
+    const { data, warnings } = await meta.series(matcherSets, mint, maxt, limit);
+    return { data: data.map(labelsToObject), warnings };
   }
 
-  private async labelNames(req: HttpRequest, p: URLSearchParams): Promise<string[]> {
-    const { q, ext, limit, none } = this.query(req, p, false);
-    if (none) return [];
-    const names = await this.pool.labelNames(q);
-    const all = [...new Set([...names, ...(names.length > 0 ? ext.map(([k]) => k) : [])])].sort();
-    return limit > 0 ? all.slice(0, limit) : all;
+  private labelNames(req: HttpRequest, p: URLSearchParams): Promise<MetadataAnswer<string>> {
+    const { meta, matcherSets, mint, maxt, limit } = this.query(req, p, false);
+    return meta.labelNames(matcherSets, mint, maxt, limit);
   }
 
-  private async labelValues(req: HttpRequest, p: URLSearchParams): Promise<string[]> {
+  private labelValues(req: HttpRequest, p: URLSearchParams): Promise<MetadataAnswer<string>> {
     const m = /^\/api\/v1\/label\/([^/]+)\/values$/.exec(req.path);
     if (!m) throw new SluiceError(ErrorCode.BadRequest, `invalid path ${req.path}`);
     const name = decodeURIComponent(m[1]!);
-    const { q, ext, limit, none } = this.query(req, p, false);
-    if (none) return [];
-    const extValue = new Map(ext).get(name);
-    let values: string[];
-    if (extValue !== undefined) {
-      const any = await this.pool.labelNames(q);
-      values = any.length > 0 ? [extValue] : [];
-    } else values = await this.pool.labelValues(name, q);
-    return limit > 0 ? values.slice(0, limit) : values;
+    const { meta, matcherSets, mint, maxt, limit } = this.query(req, p, false);
+    return meta.labelValues(name, matcherSets, mint, maxt, limit);
   }
 }

@@ -4,12 +4,14 @@
  * the peers' StoreAPI (src/query/storeapi/client.ts). Replicas of a series carry the same labels
  * (after dropping `--query.replica-label`s) and are merged sample by sample in the series set, so
  * each sample counts once. A peer that cannot answer makes the answer partial: the query goes on
- * with the others and says so in a warning.
+ * with the others and says so in a warning. The metadata endpoints (/api/v1/series, /labels,
+ * /label/<name>/values, src/query/metadata.ts) ask the peers the same way: Series without chunks,
+ * LabelNames and LabelValues.
  *
  * A peer's StoreAPI port is discovered from its remote-write listener (src/peer/discovery.ts).
  */
 import { request } from 'undici';
-import { StoreClient } from './storeapi/client.js';
+import { StoreClient, type StoreLabelsRequest } from './storeapi/client.js';
 import { STORE_API_PATH } from '../peer/discovery.js';
 import type { Hashrings } from '../peer/hashrings.js';
 import type { Matcher } from '../model/matchers.js';
@@ -17,6 +19,17 @@ import type { Labels } from '../model/labels.js';
 
 /** PeerSeries is one series a peer returned: labels and raw chunks. */
 export interface PeerSeries { labels: Labels; chunks: { minT: number; maxT: number; data: Uint8Array }[] }
+
+/** PeerMetadataQuery is what the metadata calls ask each peer (one matcher set per call). */
+export interface PeerMetadataQuery {
+  matchers: Matcher[];
+  mint: number;
+  maxt: number;
+  /** At most this many answers per peer (0: all). */
+  limit: number;
+  /** Label names the peer drops before it sorts and limits (--query.replica-label). */
+  withoutReplicaLabels: string[];
+}
 
 /** PeerReadsOptions configures PeerReads. */
 export interface PeerReadsOptions {
@@ -27,8 +40,10 @@ export interface PeerReadsOptions {
   timeoutMs: number;
 }
 
-
-/** PeerReads fans a selection out to the other endpoints of a tenant's hashring. */
+/**
+ * PeerReads fans a selection, or a metadata call (series, label names, label values), out to the
+ * other endpoints of a tenant's hashring.
+ */
 export class PeerReads {
   private readonly opts: PeerReadsOptions;
   private rings: Hashrings;
@@ -60,32 +75,101 @@ export class PeerReads {
    * hands each to `add`; returns one warning per peer that could not answer.
    */
   async select(tenant: string, matchers: Matcher[], mint: number, maxt: number, add: (s: PeerSeries) => void): Promise<string[]> {
-    const peers = this.peersOf(tenant);
-    const warnings: string[] = [];
-    await Promise.all(peers.map(async (peer) => {
+    const said: string[] = [];
+    const { answers, warnings } = await this.each(tenant, async (c, peer, signal) => {
       // Collected first and added only when the whole answer arrived: a peer that fails halfway
       // adds nothing rather than a part of its series.
       const got: PeerSeries[] = [];
+      const req = { minTime: mint, maxTime: maxt, matchers: this.withTenant(tenant, matchers) };
+      for await (const x of c.series(req, signal)) {
+        if ('warning' in x) said.push(`peer ${peer}: ${x.warning}`);
+        else got.push({ labels: x.labels, chunks: x.chunks });
+      }
+      return got;
+    });
+    for (const got of answers) for (const s of got) add(s);
+    return [...said, ...warnings];
+  }
+
+  /**
+   * series asks every peer of `tenant` for the label sets of its series matching `q` (Series
+   * without chunks), at most `q.limit` from each; they carry the peer's tenant and external labels.
+   */
+  async series(tenant: string, q: PeerMetadataQuery): Promise<{ series: Labels[]; warnings: string[] }> {
+    const said: string[] = [];
+    const { answers, warnings } = await this.each(tenant, async (c, peer, signal) => {
+      const got: Labels[] = [];
+      const req = {
+        minTime: q.mint, maxTime: q.maxt, matchers: this.withTenant(tenant, q.matchers), skipChunks: true,
+        withoutReplicaLabels: q.withoutReplicaLabels, limit: q.limit,
+      };
+      for await (const x of c.series(req, signal)) {
+        if ('warning' in x) said.push(`peer ${peer}: ${x.warning}`);
+        else got.push(x.labels);
+      }
+      return got;
+    });
+    return { series: answers.flat(), warnings: [...said, ...warnings] };
+  }
+
+  /** labelNames asks every peer of `tenant` for the label names of its series matching `q`. */
+  async labelNames(tenant: string, q: PeerMetadataQuery): Promise<{ names: string[]; warnings: string[] }> {
+    const said: string[] = [];
+    const { answers, warnings } = await this.each(tenant, async (c, peer) => {
+      const w: string[] = [];
+      const names = await c.labelNames({ ...this.labelsRequest(tenant, q), warnings: w });
+      for (const x of w) said.push(`peer ${peer}: ${x}`);
+      return names;
+    });
+    return { names: answers.flat(), warnings: [...said, ...warnings] };
+  }
+
+  /** labelValues asks every peer of `tenant` for the values of label `name` among its series matching `q`. */
+  async labelValues(tenant: string, name: string, q: PeerMetadataQuery): Promise<{ values: string[]; warnings: string[] }> {
+    const said: string[] = [];
+    const { answers, warnings } = await this.each(tenant, async (c, peer) => {
+      const w: string[] = [];
+      const values = await c.labelValues(name, { ...this.labelsRequest(tenant, q), warnings: w });
+      for (const x of w) said.push(`peer ${peer}: ${x}`);
+      return values;
+    });
+    return { values: answers.flat(), warnings: [...said, ...warnings] };
+  }
+
+  /** withTenant adds the matcher picking `tenant` on a peer's StoreAPI. */
+  private withTenant(tenant: string, matchers: Matcher[]): Matcher[] {
+    return [...matchers, { type: '=', name: this.opts.tenantLabelName, value: tenant }];
+  }
+
+  private labelsRequest(tenant: string, q: PeerMetadataQuery): StoreLabelsRequest {
+    return { start: q.mint, end: q.maxt, matchers: this.withTenant(tenant, q.matchers), limit: q.limit, withoutReplicaLabels: q.withoutReplicaLabels };
+  }
+
+  /**
+   * each runs `call` on every peer of `tenant` in parallel, each under the read deadline (the
+   * signal aborts a stream; unary calls carry the client's own deadline). Returns the answers of
+   * the peers that answered and one warning per peer that failed (a call's own warnings are the
+   * caller's to keep: this list exists only once every peer is done).
+   */
+  private async each<T>(tenant: string, call: (c: StoreClient, peer: string, signal: AbortSignal) => Promise<T>): Promise<{ answers: T[]; warnings: string[] }> {
+    const answers: T[] = [];
+    const warnings: string[] = [];
+    await Promise.all(this.peersOf(tenant).map(async (peer) => {
       try {
         const c = await this.client(peer);
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(), this.opts.timeoutMs);
         try {
-          const req = { minTime: mint, maxTime: maxt, matchers: [...matchers, { type: '=' as const, name: this.opts.tenantLabelName, value: tenant }] };
-          for await (const x of c.series(req, ac.signal)) {
-            if ('warning' in x) warnings.push(`peer ${peer}: ${x.warning}`);
-            else got.push({ labels: x.labels, chunks: x.chunks });
-          }
+          answers.push(await call(c, peer, ac.signal));
         } finally {
           clearTimeout(timer);
         }
-        for (const s of got) add(s);
       } catch (e) {
         this.clients.delete(peer);
         warnings.push(`peer ${peer} could not be read, the answer may be partial: ${e instanceof Error ? e.message : String(e)}`);
       }
     }));
-    return warnings;
+    return { answers, warnings };
   }
 
   /** client returns the StoreAPI client of a peer, discovering its port once. */

@@ -1,9 +1,11 @@
 /**
  * NodeStoreProvider offers this node's data to the StoreAPI server (src/query/storeapi/): its
  * tenants (heads and blocks), their series as raw chunks (TenantSource: heads from shared memory,
- * local and bucket blocks), and label names and values from the heads' indexes.
+ * local and bucket blocks), and label names and values from the same heads and blocks
+ * (TenantMetadata's local part: never the peers, as a StoreAPI does not fan out).
  */
 import { TenantSource, type QuerierOptions } from './querier.js';
+import { TenantMetadata } from './metadata.js';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { Matcher } from '../model/matchers.js';
 import type { RawSeriesSet } from './seriesSet.js';
@@ -33,11 +35,11 @@ export class NodeStoreProvider implements StoreProvider {
   }
 
   labelNames(tenant: string, matchers: Matcher[], mint: number, maxt: number): Promise<string[]> {
-    return this.opts.pool.labelNames({ tenant, matcherSets: matchers.length > 0 ? [matchers] : [], mint, maxt });
+    return new TenantMetadata(this.opts, tenant).localLabelNames(matchers.length > 0 ? [matchers] : [], mint, maxt);
   }
 
   labelValues(tenant: string, name: string, matchers: Matcher[], mint: number, maxt: number): Promise<string[]> {
-    return this.opts.pool.labelValues(name, { tenant, matcherSets: matchers.length > 0 ? [matchers] : [], mint, maxt });
+    return new TenantMetadata(this.opts, tenant).localLabelValues(name, matchers.length > 0 ? [matchers] : [], mint, maxt);
   }
 
   async timeRange(): Promise<[number, number]> {

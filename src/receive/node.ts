@@ -358,9 +358,10 @@ export class ReceiveNode {
   }
 
   private adminRoutes(): Route[] {
-    const api = new MetadataApi(this.pool, {
+    const api = new MetadataApi({
+      ...this.querierOptions(),
+      ...(this.peers ? { peers: this.peers } : {}),
       tenantHeader: this.cfg.tenantHeader, defaultTenant: this.cfg.defaultTenant,
-      tenantLabelName: this.cfg.tenantLabelName, externalLabels: this.cfg.externalLabels,
     });
     const promql = new PromqlApi({
       ...this.querierOptions(),

@@ -3,9 +3,16 @@
  * one local directory, names map to relative paths. Meant for tests and single-machine setups.
  * Touches only files below its directory. Writes go to `<directory>/.sluice-tmp/` first, are
  * fsynced and renamed into place, so a reader never sees half an object.
+ *
+ * Uploading a file (a block's) hard-links it when the bucket is on the same filesystem: block
+ * files are never changed after they are written, so the link reads the same bytes as a copy
+ * and costs no writeback (on a 2-core VM, the fsync of a copied 100 MB block held the WAL's
+ * fsyncs back by ~50 ms). Elsewhere the file is copied in SYNC_BYTES steps, each fdatasync'ed
+ * before the next, for the same reason.
  */
 import { constants as fsc } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, SluiceError } from '../../errors.js';
@@ -19,6 +26,58 @@ export interface FilesystemConfig {
 
 /** TMP_DIR is where uploads are staged; iter never lists it. */
 const TMP_DIR = '.sluice-tmp';
+
+/** SYNC_BYTES is the step of a paced write (see the header). */
+const SYNC_BYTES = 1 << 20;
+
+/** linkOrCopy makes `dst` hold `src`'s bytes: a hard link, or a paced copy across filesystems. */
+async function linkOrCopy(src: string, dst: string): Promise<void> {
+  try {
+    await link(src, dst);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Another filesystem, or one without hard links: copy.
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
+  }
+  const from = await open(src, 'r');
+  const to = await open(dst, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(SYNC_BYTES);
+    for (let pos = 0; ;) {
+      const { bytesRead } = await from.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      await writeAll(to, buf.subarray(0, bytesRead), pos);
+      pos += bytesRead;
+      await to.datasync();
+    }
+    await to.sync();
+  } finally {
+    await Promise.all([from.close(), to.close()]);
+  }
+}
+
+/** writePaced writes `data` to a new file `dst` in SYNC_BYTES steps, each synced. */
+async function writePaced(dst: string, data: Uint8Array): Promise<void> {
+  const f = await open(dst, 'w');
+  try {
+    for (let pos = 0; pos < data.length; pos += SYNC_BYTES) {
+      await writeAll(f, data.subarray(pos, Math.min(data.length, pos + SYNC_BYTES)), pos);
+      await f.datasync();
+    }
+    await f.sync();
+  } finally {
+    await f.close();
+  }
+}
+
+/** writeAll writes every byte of `b` at file offset `pos`. */
+async function writeAll(f: FileHandle, b: Uint8Array, pos: number): Promise<void> {
+  for (let off = 0; off < b.length;) {
+    const { bytesWritten } = await f.write(b, off, b.length - off, pos + off);
+    off += bytesWritten;
+  }
+}
 
 /** FilesystemBucket implements Bucket over a local directory. */
 export class FilesystemBucket implements Bucket {
@@ -38,17 +97,8 @@ export class FilesystemBucket implements Bucket {
     const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.tmp`);
     try {
       await mkdir(tmpDir, { recursive: true });
-      if (typeof src === 'string') {
-        await copyFile(src, tmp);
-        const f = await open(tmp, 'r+');
-        try { await f.sync(); } finally { await f.close(); }
-      } else {
-        const f = await open(tmp, 'w');
-        try {
-          await f.writeFile(src);
-          await f.sync();
-        } finally { await f.close(); }
-      }
+      if (typeof src === 'string') await linkOrCopy(src, tmp);
+      else await writePaced(tmp, src);
       await mkdir(dirname(target), { recursive: true });
       await rename(tmp, target);
     } catch (e) {

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemBucket } from '../../../src/blocks/objstore/filesystem.js';
@@ -19,6 +19,33 @@ test('filesystem: objects are plain files; no staging files are left behind', as
   assert.ok(existsSync(join(bucketDir, 'plain', 'x', 'y')));
   assert.deepEqual(readdirSync(join(bucketDir, '.sluice-tmp')), [], 'temp dir is empty after uploads');
   assert.ok(!(await collect(bucket.iter(''))).includes('.sluice-tmp/'), 'the staging dir is not listed');
+});
+
+test('filesystem: a file on the same filesystem is hard-linked; the object outlives the source', async () => {
+  const src = join(root, 'block-file');
+  const data = bytes(3 << 20);
+  writeFileSync(src, data);
+  await bucket.upload('linked/chunks/000001', src);
+  const obj = join(bucketDir, 'linked', 'chunks', '000001');
+  assert.equal(statSync(obj).ino, statSync(src).ino, 'the object is the same inode as the source');
+  rmSync(src);
+  assert.deepEqual(new Uint8Array(readFileSync(obj)), data, 'retention deleting the local file leaves the object whole');
+});
+
+test('filesystem: a file on another filesystem is copied whole (paced in 1 MiB steps)', { skip: existsSync('/dev/shm') ? false : 'no /dev/shm (tmpfs) to copy from' }, async () => {
+  const shm = mkdtempSync('/dev/shm/sluice-fsbucket-');
+  try {
+    const src = join(shm, 'block-file');
+    const data = bytes((5 << 20) + 123);
+    writeFileSync(src, data);
+    await bucket.upload('copied/chunks/000001', src);
+    const obj = join(bucketDir, 'copied', 'chunks', '000001');
+    assert.notEqual(statSync(obj).ino, statSync(src).ino);
+    assert.deepEqual(new Uint8Array(readFileSync(obj)), data);
+    assert.deepEqual(readdirSync(join(bucketDir, '.sluice-tmp')), []);
+  } finally {
+    rmSync(shm, { recursive: true, force: true });
+  }
 });
 
 test('filesystem: names that would escape the directory are refused', async () => {
