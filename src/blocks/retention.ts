@@ -9,6 +9,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '../util/log.js';
 import { scanBlocks } from './shipperState.js';
+import { removeTreePaced } from '../util/removePaced.js';
 
 /** UploadTracker is the part of the Shipper retention needs. */
 export interface UploadTracker {
@@ -44,7 +45,8 @@ export async function applyRetention(
     }
     const doomed = `${b.dir}${DELETION_SUFFIX}`;
     await rename(b.dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
+    // Paced: unlinking a block's large files at once stalls the WAL's fsyncs (removePaced.ts).
+    await removeTreePaced(doomed);
     deleted.push(b.ulid);
     logger.info('deleted block past retention', {
       block: b.ulid, minTime: b.meta.minTime, maxTime: b.meta.maxTime, retention_ms: retentionMs, uploaded: shipper !== null && !empty,

@@ -16,6 +16,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { join, resolve } from 'node:path';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { ErrorCode, SluiceError } from '../errors.js';
+import { removeFilePaced, removeTreePaced } from '../util/removePaced.js';
 import { RecordEncoder, RecordType, SampleBatch, WalCorruptionError, decodeSamples, recordType } from './records.js';
 import {
   DEFAULT_SEGMENT_SIZE, WalReader, WalWriter, checkpointName, lastCheckpoint, listCheckpoints, listSegments, segmentName,
@@ -130,7 +131,7 @@ async function run(dir: string, upTo: number, mint: number, opts: CheckpointOpti
     bytesBefore: 0, bytesAfter: 0, segmentsDeleted: 0, corruptions: [], ms: 0,
   };
   if (prev >= upTo) {
-    stats.segmentsDeleted = truncate(dir, prev);
+    stats.segmentsDeleted = await truncate(dir, prev);
     stats.ms = performance.now() - started;
     return stats;
   }
@@ -170,7 +171,7 @@ async function run(dir: string, upTo: number, mint: number, opts: CheckpointOpti
   renameSync(tmp, stats.path);
   if (sync) fsyncPath(dir);
   stats.bytesAfter = dirBytes(stats.path);
-  stats.segmentsDeleted = truncate(dir, upTo);
+  stats.segmentsDeleted = await truncate(dir, upTo);
   stats.ms = performance.now() - started;
   return stats;
 }
@@ -180,15 +181,16 @@ async function run(dir: string, upTo: number, mint: number, opts: CheckpointOpti
  * returns how many segments it deleted. Replay ignores all of them once `checkpoint.<n>` exists,
  * so a crash part-way leaves nothing wrong, only files for the next run to delete.
  */
-function truncate(dir: string, n: number): number {
+async function truncate(dir: string, n: number): Promise<number> {
   let deleted = 0;
   for (const s of listSegments(dir)) {
     if (s > n) break;
-    rmSync(join(dir, segmentName(s)), { force: true });
+    // Paced: a whole 128 MiB segment unlinked at once holds the live segment's fsyncs back.
+    await removeFilePaced(join(dir, segmentName(s)));
     deleted++;
   }
   for (const c of listCheckpoints(dir)) {
-    if (c < n) rmSync(join(dir, checkpointName(c)), { recursive: true, force: true });
+    if (c < n) await removeTreePaced(join(dir, checkpointName(c)));
   }
   return deleted;
 }
