@@ -182,7 +182,7 @@ export class BlockCutter {
     // table of distinct strings (cutSeries.ts), not a decoded Labels array per series.
     const found = new CutSeries();
     for (const sh of pool.shards) {
-      const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant, matcherSets: [], mint, maxt: maxt - 1 } });
+      const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q: { tenant, matcherSets: [], mint, maxt: maxt - 1 } });
       for (const ref of refs) sh.view.labelsInto(ref, (buf, off, len) => found.add(sh.index, ref, buf, off, len));
     }
     if (found.size === 0) return undefined;

@@ -59,7 +59,7 @@ export class TenantSource {
     const { pool } = this.opts;
     const add = (buf: Uint8Array, off: number, len: number): number => set.addDistinctBlob(buf, off, len);
     await Promise.all(pool.shards.map(async (sh) => {
-      const refs = await sh.query<number[]>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
+      const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
       const view = sh.view;
       for (const ref of refs) view.chunksInto(ref, mint, maxt, set.into(view.labelsInto(ref, add)));
     }));

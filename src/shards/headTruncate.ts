@@ -6,9 +6,9 @@
  * Prometheus' head GC does, so series churn (pods restarting) does not grow the head for ever.
  * The WAL ids of the series still live are returned, for the WAL checkpoint to keep only them.
  *
- * Runs on the shard thread between rounds (possibly while a round waits for its WAL write: its
- * validated samples are not in chunks yet, but they moved LAST_T past the cut, so their series
- * stay). Readers in other threads are protected by the series seqlock: every unlink is bracketed
+ * Runs on the shard thread between rounds, in slices (truncateSteps) or whole (truncateHead),
+ * possibly while a round waits for its WAL write (its validated samples are not in chunks yet,
+ * but they moved LAST_T past the cut, so their series stay). Readers in other threads are protected by the series seqlock: every unlink is bracketed
  * by it, and HeadView re-checks it after walking a chain; a dropped series reads as empty.
  */
 import { ARENA_SEG_SHIFT, SeriesF64, SeriesI32 } from '../sharedmem/layout.js';
@@ -51,14 +51,38 @@ function pushDead(n: number, ref: number): void {
  * sample its absence would misjudge either (any sample at or before its last one is now too old).
  */
 export function truncateHead(head: Head, cut: number): TruncateStats {
+  const steps = truncateSteps(head, cut, Infinity);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * truncateSteps is truncateHead in slices of `slice` series: it yields after each, so the shard
+ * can run rounds in between (a 100k-series truncation takes 30-45 ms of the shard thread, which
+ * remote-write requests would otherwise wait out). Between slices, rounds may add samples and
+ * series: new series start after the cut and are skipped, and a series found empty in a slice is
+ * checked again before it is dropped. Chunks of one series are always unlinked within one slice.
+ * The arena generations are dropped at the end, once no series links into them.
+ */
+export function* truncateSteps(head: Head, cut: number, slice: number): Generator<void, TruncateStats> {
   const started = performance.now();
   let chunks = 0;
   let openChunks = 0;
   let nDead = 0;
   const bound = Math.min(cut, head.minValidT);
-  const views = head.arena.views;
-  const live = head.live;
+  let views = head.arena.views;
+  let live = head.live;
+  let inSlice = 0;
   for (let ref = 0; ref < head.series.count; ref++) {
+    if (++inSlice > slice) {
+      inSlice = 1;
+      yield;
+      // Rounds may have grown the tables meanwhile.
+      views = head.arena.views;
+      live = head.live;
+    }
     if (live[ref] !== 1) continue;
     const seg = head.series.seg(ref);
     const i32 = seg.i32;
@@ -107,6 +131,14 @@ export function truncateHead(head: Head, cut: number): TruncateStats {
     }
     if (isEmpty(i32, f64, b, f, bound)) pushDead(nDead++, ref);
   }
+  // Found empty in an earlier slice: a round since may have given it a sample (then it stays).
+  let kept = 0;
+  for (let i = 0; i < nDead; i++) {
+    const ref = dead[i]!;
+    const seg = head.series.seg(ref);
+    if (head.live[ref] === 1 && isEmpty(seg.i32, seg.f64, i32Base(ref), f64Base(ref), bound)) dead[kept++] = ref;
+  }
+  nDead = kept;
   head.drop(dead, nDead);
   const bytesFreed = head.arena.dropGenerationsBefore(Math.floor(cut / head.opts.blockDurationMs));
   head.minT = Math.max(head.minT, cut);
