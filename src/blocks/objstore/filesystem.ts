@@ -47,9 +47,10 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
     for (let pos = 0; ;) {
       const { bytesRead } = await from.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
+      // Each full step is synced before the next; the last one by the fsync below.
+      if (pos > 0) await to.datasync();
       await writeAll(to, buf.subarray(0, bytesRead), pos);
       pos += bytesRead;
-      await to.datasync();
     }
     await to.sync();
   } finally {
@@ -62,8 +63,8 @@ async function writePaced(dst: string, data: Uint8Array): Promise<void> {
   const f = await open(dst, 'w');
   try {
     for (let pos = 0; pos < data.length; pos += SYNC_BYTES) {
+      if (pos > 0) await f.datasync();
       await writeAll(f, data.subarray(pos, Math.min(data.length, pos + SYNC_BYTES)), pos);
-      await f.datasync();
     }
     await f.sync();
   } finally {
