@@ -11,6 +11,8 @@ export class NodeMetrics {
   readonly registry = new client.Registry();
   /** PromQL queries answered on the HTTP API, by endpoint and status code. */
   readonly queryDuration: client.Histogram<'handler' | 'code'>;
+  /** Range queries evaluated in parts over several query threads (src/query/split.ts), by outcome. */
+  readonly querySplits: client.Counter<'outcome'>;
   private readonly gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>;
 
   constructor(pool: ShardPool, gatewaySnapshots: () => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>) {
@@ -48,6 +50,11 @@ export class NodeMetrics {
     this.queryDuration = new client.Histogram({
       name: 'sluice_query_duration_seconds', help: 'Time to answer a PromQL query on the HTTP API (/api/v1/query, /api/v1/query_range), from request to rendered answer.',
       labelNames: ['handler', 'code'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [r],
+    });
+    this.querySplits = new client.Counter({
+      name: 'sluice_query_splits_total',
+      help: 'Range queries evaluated in parts over several query threads; outcome "merged" (answered from the parts) or "rerun" (a part ran out of its share of --query.max-samples: evaluated again whole).',
+      labelNames: ['outcome'], registers: [r],
     });
     shardGauge('sluice_shard_up', '1 while the shard thread runs.', (i) => (at(i).failed ? 0 : 1));
   }

@@ -42,7 +42,7 @@ function valueStrings(v: readonly number[]): string[] {
 }
 
 /** resultJson writes the `result` of a query answer. */
-function resultJson(p: Parts, r: RawResult): string {
+function resultJson(p: Parts, r: RawResult): RawResult['value']['type'] {
   const v = r.value;
   switch (v.type) {
     case 'vector':
@@ -54,29 +54,9 @@ function resultJson(p: Parts, r: RawResult): string {
       });
       p.push(']');
       return 'vector';
-    case 'matrix': {
-      const stamps = new Map<number, string>();
-      p.push('[');
-      v.series.forEach((s, i) => {
-        if (i > 0) p.push(',');
-        metricJson(p, s.metric);
-        const vals = valueStrings(s.v);
-        const points: string[] = new Array(vals.length);
-        for (let k = 0; k < vals.length; k++) {
-          // A range query's series share their timestamps: each is printed once.
-          const t = s.t[k]!;
-          let pre = stamps.get(t);
-          if (pre === undefined) {
-            pre = '[' + String(t / 1000) + ',"';
-            stamps.set(t, pre);
-          }
-          points[k] = pre + vals[k]! + '"]';
-        }
-        p.push(',"values":[', points.join(','), ']}');
-      });
-      p.push(']');
+    case 'matrix':
+      p.push('[', matrixSeriesJson(v.series).join(','), ']');
       return 'matrix';
-    }
     case 'scalar':
       p.push(pointJson(v.t, v.v));
       return 'scalar';
@@ -87,6 +67,64 @@ function resultJson(p: Parts, r: RawResult): string {
 }
 
 /**
+ * utf8Bytes encodes an answer in an ArrayBuffer of its own (never Node's shared pool), so that it
+ * can be transferred between threads instead of copied.
+ */
+export function utf8Bytes(s: string): Buffer {
+  const b = Buffer.allocUnsafeSlow(Buffer.byteLength(s, 'utf8'));
+  b.write(s, 0, 'utf8');
+  return b;
+}
+
+/** MatrixSeries is one series of a range query's result. */
+export interface MatrixSeries {
+  metric: Labels;
+  t: readonly number[];
+  v: readonly number[];
+}
+
+/**
+ * matrixSeriesJson renders each series of a matrix as its JSON object
+ * (`{"metric":{…},"values":[[t,"v"],…]}`), in the order given.
+ */
+export function matrixSeriesJson(series: readonly MatrixSeries[]): string[] {
+  const stamps = new Map<number, string>();
+  const out: string[] = new Array(series.length);
+  const p: Parts = [];
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
+    p.length = 0;
+    metricJson(p, s.metric);
+    const vals = valueStrings(s.v);
+    const points: string[] = new Array(vals.length);
+    for (let k = 0; k < vals.length; k++) {
+      // A range query's series share their timestamps: each is printed once.
+      const t = s.t[k]!;
+      let pre = stamps.get(t);
+      if (pre === undefined) {
+        pre = '[' + String(t / 1000) + ',"';
+        stamps.set(t, pre);
+      }
+      points[k] = pre + vals[k]! + '"]';
+    }
+    p.push(',"values":[', points.join(','), ']}');
+    out[i] = p.join('');
+  }
+  return out;
+}
+
+/**
+ * answerEnvelope wraps a rendered `result` in Prometheus' success envelope, with `warnings` and
+ * `infos` at the top level when there are any.
+ */
+export function answerEnvelope(type: RawResult['value']['type'], result: string, warnings: readonly string[], infos: readonly string[]): string {
+  let out = '{"status":"success","data":{"resultType":"' + type + '","result":' + result + '}';
+  if (warnings.length > 0) out += ',"warnings":' + JSON.stringify(warnings);
+  if (infos.length > 0) out += ',"infos":' + JSON.stringify(infos);
+  return out + '}';
+}
+
+/**
  * answerJson renders a query result as Prometheus' success envelope:
  * `{"status":"success","data":{"resultType":…,"result":…}}`, with `warnings` and `infos` at the
  * top level when there are any.
@@ -94,8 +132,5 @@ function resultJson(p: Parts, r: RawResult): string {
 export function answerJson(r: RawResult): string {
   const result: Parts = [];
   const type = resultJson(result, r);
-  let out = '{"status":"success","data":{"resultType":"' + type + '","result":' + result.join('') + '}';
-  if (r.warnings.length > 0) out += ',"warnings":' + JSON.stringify(r.warnings);
-  if (r.infos.length > 0) out += ',"infos":' + JSON.stringify(r.infos);
-  return out + '}';
+  return answerEnvelope(type, result.join(''), r.warnings, r.infos);
 }

@@ -3,14 +3,19 @@
  * neither stalls the admin endpoints (/metrics, probes) nor waits behind another query. The
  * engine's selects go back over the task's MessagePort to the main thread, which gathers the raw
  * chunks (src/query/querier.ts TenantSource) and transfers them; decoding, evaluation and the JSON
- * rendering of the answer happen here. Touches nothing but its port.
+ * rendering of the answer happen here. A series-local range query says so with its select; the
+ * main thread may then split the selection (src/query/split.ts): this thread gets one part with
+ * the reply, other threads get the other parts with their task, and each answers its series
+ * rendered one by one for the main thread to merge. Touches nothing but its port.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { workerData } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { lowerThreadPriority, nameThread, type CpuPriority } from '../util/thread.js';
 import { Engine } from './promql/engine.js';
-import { answerJson } from './answerJson.js';
 import { parseExpr } from './promql/parse.js';
+import { isSeriesLocal } from './promql/seriesLocal.js';
+import { answerJson, matrixSeriesJson, utf8Bytes } from './answerJson.js';
+import { partAnswer, type PartAnswer, type PartInfo } from './split.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
@@ -37,19 +42,36 @@ export interface QueryTask {
   lookbackDelta: number;
   maxSamples: number;
   timeoutMs: number;
-  port: MessagePort;
+  /** port carries the selects to the main thread; absent for a part given with the task. */
+  port?: MessagePort;
+  /** part is one part of a split query, selected already (its one select is answered with it). */
+  part?: { info: PartInfo; set: RawSeriesSet };
 }
 
-/** SelectRequest asks the main thread for one selector's series. */
-export interface SelectRequest { id: number; matchers: Matcher[]; mint: number; maxt: number }
+/**
+ * SelectRequest asks the main thread for one selector's series; `splittable` says the query is a
+ * series-local range query (src/query/promql/seriesLocal.ts), whose selection may be split.
+ */
+export interface SelectRequest { id: number; matchers: Matcher[]; mint: number; maxt: number; splittable: boolean }
 
-/** SelectReply answers a SelectRequest with a set or a failure already mapped to a status. */
+/**
+ * SelectReply answers a SelectRequest with a set or a failure already mapped to a status; `part`
+ * says the set is one part of a split selection (the other parts went to other threads).
+ */
 export type SelectReply =
-  | { id: number; set: RawSeriesSet }
+  | { id: number; set: RawSeriesSet; part?: PartInfo }
   | { id: number; error: QueryFailure };
 
-/** QueryAnswer is a worker's answer: the whole response body, or a failure. */
-export type QueryAnswer = { body: string } | { error: QueryFailure };
+/**
+ * QueryAnswer is a worker's answer: the whole response body (UTF-8), one part's series, or a
+ * failure. Bodies and parts are transferred to the main thread, not copied.
+ */
+export type QueryAnswer = { body: Uint8Array } | { part: PartAnswer } | { error: QueryFailure };
+
+/** moved has piscina transfer `buffers` with `answer` instead of copying them. */
+function moved(answer: QueryAnswer, buffers: ArrayBufferLike[]): QueryAnswer {
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: answer }) as unknown as QueryAnswer;
+}
 
 class FailureError extends Error {
   readonly failure: QueryFailure;
@@ -59,31 +81,55 @@ class FailureError extends Error {
   }
 }
 
-/** RemoteQuerier asks the main thread for selections over the task's port. */
+/** RemoteQuerier asks the main thread for selections over the task's port (or has its part already). */
 class RemoteQuerier implements Querier {
-  private readonly port: MessagePort;
+  private readonly port: MessagePort | undefined;
+  private readonly splittable: boolean;
+  private given: RawSeriesSet | undefined;
+  /** part is set when this thread evaluates one part of a split query. */
+  part: PartInfo | undefined;
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (s: RawSeriesSet) => void; reject: (e: Error) => void }>();
   /** Warnings the selections came with (peers that could not be read). */
   readonly warnings: string[] = [];
 
-  constructor(port: MessagePort) {
-    this.port = port;
-    port.on('message', (m: SelectReply) => {
+  constructor(task: QueryTask, splittable: boolean) {
+    this.port = task.port;
+    this.splittable = splittable;
+    this.given = task.part?.set;
+    this.part = task.part?.info;
+    task.port?.on('message', (m: SelectReply) => {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;
       this.waiting.delete(m.id);
       if ('error' in m) w.reject(new FailureError(m.error));
-      else w.resolve(m.set);
+      else {
+        if (m.part) this.part = m.part;
+        w.resolve(m.set);
+      }
     });
   }
 
+  /** maxSamples is the part's share of the sample budget when this is one part of a split query. */
+  maxSamples(): number | undefined {
+    return this.part?.maxSamples;
+  }
+
   async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
-    const id = this.nextId++;
-    const set = await new Promise<RawSeriesSet>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.port.postMessage({ id, matchers, mint, maxt } satisfies SelectRequest);
-    });
+    let set: RawSeriesSet;
+    if (this.given !== undefined) {
+      // A split query has one selector: its part came with the task.
+      set = this.given;
+      this.given = undefined;
+    } else {
+      const port = this.port;
+      if (port === undefined) throw new Error('query part: a second select without a port');
+      const id = this.nextId++;
+      set = await new Promise<RawSeriesSet>((resolve, reject) => {
+        this.waiting.set(id, { resolve, reject });
+        port.postMessage({ id, matchers, mint, maxt, splittable: this.splittable } satisfies SelectRequest);
+      });
+    }
     if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
     return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
   }
@@ -91,15 +137,23 @@ class RemoteQuerier implements Querier {
 
 /** runQuery is the piscina entry: one query, answered as a response body or a failure. */
 export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
-  const q = new RemoteQuerier(task.port);
   try {
+    const expr = parseExpr(task.query);
+    const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr));
     const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
-    const raw = await engine.execExpr(q, parseExpr(task.query), task.start, task.end, task.step);
+    const raw = await engine.execExpr(q, expr, task.start, task.end, task.step);
     raw.warnings.push(...q.warnings);
-    return { body: answerJson(raw) };
+    if (q.part === undefined) {
+      const body = utf8Bytes(answerJson(raw));
+      return moved({ body }, [body.buffer]);
+    }
+    const v = raw.value;
+    if (v.type !== 'matrix') throw new Error(`query part: a ${v.type} result`);
+    const part = partAnswer(v.series.map((s) => s.metric), matrixSeriesJson(v.series), raw.warnings, raw.infos);
+    return moved({ part }, [part.bytes.buffer, part.offs.buffer]);
   } catch (e) {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
-    task.port.close();
+    task.port?.close();
   }
 }

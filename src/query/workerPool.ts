@@ -2,13 +2,17 @@
  * QueryPool runs PromQL queries in piscina worker threads (src/query/worker.ts). Each query gets a
  * MessageChannel: the worker sends its selects over it and this side, on the main thread, answers
  * them from a TenantSource (shared-memory heads and blocks) with raw chunks transferred, not
- * copied. Threads start on demand and leave after a minute idle.
+ * copied. A series-local range query whose selection is large is split over the free threads
+ * (src/query/split.ts) and its parts' answers merged here. Threads start on demand and leave
+ * after a minute idle; a task goes to an idle thread, or to a new one while the pool may grow,
+ * before it shares a busy thread.
  */
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { queryFailure } from './httpApi.js';
-import { transferList } from './seriesSet.js';
+import { queryFailure, type QueryFailure } from './httpApi.js';
+import { seriesCount, transferList } from './seriesSet.js';
+import { mergeParts, partBudget, partitionSet, splitWays, type PartAnswer } from './split.js';
 import type { TenantSource } from './querier.js';
 import type { QueryAnswer, QueryTask, QueryWorkerData, SelectReply, SelectRequest } from './worker.js';
 import type { CpuPriority } from '../util/thread.js';
@@ -22,42 +26,130 @@ export interface QueryPoolOptions {
   timeoutMs: number;
   /** --query.cpu-priority of the query threads. */
   cpuPriority: CpuPriority;
+  /** onSplit is told of each query evaluated in parts: answered from them, or evaluated again whole. */
+  onSplit?: (outcome: 'merged' | 'rerun') => void;
 }
+
+type Balancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/**
+ * spreadBalancer picks an idle thread; with none idle it has the pool start another (returns null)
+ * while there are fewer than `maxThreads`; only then does it share the least busy thread.
+ */
+function spreadBalancer(maxThreads: number, perThread: number): Balancer {
+  return (_task, workers) => {
+    let best: (typeof workers)[number] | null = null;
+    for (const w of workers) {
+      if (w.currentUsage === 0) return w;
+      if (best === null || w.currentUsage < best.currentUsage) best = w;
+    }
+    if (workers.length < maxThreads) return null;
+    return best !== null && best.currentUsage < perThread ? best : null;
+  };
+}
+
+/** PoolAnswer is a query's answer: the whole response body (UTF-8), or a failure. */
+export type PoolAnswer = { body: Uint8Array } | { error: QueryFailure };
+
+/** TOO_MANY_SAMPLES starts the engine's error for a query over --query.max-samples. */
+const TOO_MANY_SAMPLES = 'query processing would load too many samples';
 
 /** QueryPool evaluates queries in worker threads. */
 export class QueryPool {
   private readonly pool: Piscina<QueryTask, QueryAnswer>;
   private readonly opts: QueryPoolOptions;
+  /** inFlight counts the tasks (whole queries and parts) given to the pool and not yet answered. */
+  private inFlight = 0;
 
   constructor(opts: QueryPoolOptions) {
     this.opts = opts;
+    const maxThreads = Math.max(1, opts.threads);
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
       minThreads: 0,
-      maxThreads: Math.max(1, opts.threads),
+      maxThreads,
       idleTimeout: 60_000,
       // A query mostly waits for its selects at first: a second one may evaluate meanwhile.
       concurrentTasksPerWorker: 2,
+      loadBalancer: spreadBalancer(maxThreads, 2),
       atomics: 'disabled',
       workerData: { cpuPriority: opts.cpuPriority } satisfies QueryWorkerData,
     });
   }
 
   /** run evaluates `query` over `source`; step 0 means an instant query at `start`. */
-  async run(source: TenantSource, query: string, start: number, end: number, step: number): Promise<QueryAnswer> {
+  async run(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
+    const answer = await this.runOnce(source, query, start, end, step, true);
+    // A part that ran out of its share of the samples: the whole query again, in one thread, with
+    // the whole budget, so that the answer is the one an unsplit query gives.
+    if ('error' in answer && answer.error.message.startsWith(TOO_MANY_SAMPLES) && answer.split === true) {
+      this.opts.onSplit?.('rerun');
+      return this.runOnce(source, query, start, end, step, false);
+    }
+    return 'error' in answer ? { error: answer.error } : answer;
+  }
+
+  private async runOnce(
+    source: TenantSource, query: string, start: number, end: number, step: number, mayPart: boolean,
+  ): Promise<{ body: Uint8Array } | { error: QueryFailure; split?: boolean }> {
+    const began = performance.now();
     const { port1, port2 } = new MessageChannel();
+    const parts: Promise<QueryAnswer>[] = [];
     port2.on('message', (m: SelectRequest) => {
       source.select(m.matchers, m.mint, m.maxt).then(
-        (set) => port2.postMessage({ id: m.id, set } satisfies SelectReply, transferList(set)),
+        (set) => {
+          const ways = mayPart && m.splittable && parts.length === 0 ? splitWays(set, this.freeThreads()) : 1;
+          if (ways < 2) {
+            port2.postMessage({ id: m.id, set } satisfies SelectReply, transferList(set));
+            return;
+          }
+          const sets = partitionSet(set, ways);
+          const all = seriesCount(set);
+          const info = (w: number) => ({ index: w, count: ways, maxSamples: partBudget(this.opts.maxSamples, seriesCount(sets[w]!), all) });
+          for (let w = 1; w < ways; w++) {
+            const timeoutMs = Math.max(1, this.opts.timeoutMs - (performance.now() - began));
+            const task: QueryTask = { query, start, end, step, ...this.engineOptions(), timeoutMs, part: { info: info(w), set: sets[w]! } };
+            parts.push(this.task(task, transferList(sets[w]!)).catch((e: unknown) => ({ error: queryFailure(e) })));
+          }
+          port2.postMessage({ id: m.id, set: sets[0]!, part: info(0) } satisfies SelectReply, transferList(sets[0]!));
+        },
         (e: unknown) => port2.postMessage({ id: m.id, error: queryFailure(e) } satisfies SelectReply),
       );
     });
+    let first: QueryAnswer;
     try {
-      const task: QueryTask = { query, start, end, step, port: port1, ...this.engineOptions() };
-      return await this.pool.run(task, { transferList: [port1] });
+      first = await this.task({ query, start, end, step, port: port1, ...this.engineOptions() }, [port1]);
     } finally {
       port2.close();
     }
+    if (parts.length === 0) {
+      if ('part' in first) return { error: queryFailure(new Error('query part: a part answer from a whole query')) };
+      return first;
+    }
+    const answers = [first, ...(await Promise.all(parts))];
+    const got: PartAnswer[] = [];
+    for (const a of answers) {
+      if ('error' in a) return { ...a, split: true };
+      if (!('part' in a)) return { error: queryFailure(new Error('query part: a whole answer from a part')) };
+      got.push(a.part);
+    }
+    this.opts.onSplit?.('merged');
+    return { body: mergeParts(got) };
+  }
+
+  /** task gives one task to the pool, counted in inFlight while it runs. */
+  private async task(task: QueryTask, transfer: ArrayBuffer[] | [MessagePort]): Promise<QueryAnswer> {
+    this.inFlight++;
+    try {
+      return await this.pool.run(task, { transferList: transfer });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** freeThreads is how many threads a query that is running could split over (itself included). */
+  private freeThreads(): number {
+    return Math.max(1, this.opts.threads - this.inFlight + 1);
   }
 
   private engineOptions(): Pick<QueryTask, 'lookbackDelta' | 'maxSamples' | 'timeoutMs'> {

@@ -135,9 +135,12 @@ export class ReceiveNode {
       this.peers = new PeerReads(rings, { localEndpoint: h.localEndpoint, tenantLabelName: cfg.tenantLabelName, timeoutMs: cfg.query.timeoutMs });
     }
     const q = cfg.query;
-    this.queryPool = q.workers === 0 ? undefined
-      : new QueryPool({ threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority });
-    this.metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
+    const metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
+    this.metrics = metrics;
+    this.queryPool = q.workers === 0 ? undefined : new QueryPool({
+      threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority,
+      onSplit: (outcome) => metrics.querySplits.inc({ outcome }),
+    });
   }
 
   /** onShardEvent logs what the shard supervisor reports. */

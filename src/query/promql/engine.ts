@@ -154,7 +154,7 @@ export class Engine {
     setOffsetForAtModifier(start, expr);
     for (const vs of infoSelectors.values()) vs.offset = vs.at !== undefined ? vs.originalOffset + (start - vs.at) : vs.originalOffset;
     const ctx: QueryContext = {
-      start, end, step, lookback: this.lookbackDelta, maxSamples: this.maxSamples, deadline,
+      start, end, step, lookback: this.lookbackDelta, maxSamples: q.maxSamples?.() ?? this.maxSamples, deadline,
       noStepSubqueryInterval: () => this.noStepSubqueryIntervalMs, data, annos, infoSelectors,
       delayedNameRemoval: this.delayedNameRemoval,
     };

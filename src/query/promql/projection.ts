@@ -22,7 +22,7 @@ import { exprType } from './ast.js';
  * rangeEval.ts), its values never depend on labels, and its result keeps its labels (the metric
  * name possibly dropped).
  */
-const TRANSPARENT: ReadonlySet<string> = new Set([
+export const TRANSPARENT: ReadonlySet<string> = new Set([
   'avg_over_time', 'changes', 'count_over_time', 'delta', 'deriv', 'double_exponential_smoothing',
   'first_over_time', 'idelta', 'increase', 'irate', 'last_over_time', 'mad_over_time', 'max_over_time',
   'min_over_time', 'predict_linear', 'present_over_time', 'quantile_over_time', 'rate', 'resets',

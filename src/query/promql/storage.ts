@@ -31,4 +31,9 @@ export interface SelectHints {
 /** Querier selects series by label matchers; every matcher must hold. */
 export interface Querier {
   select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]>;
+  /**
+   * maxSamples, when given, narrows the engine's --query.max-samples once the selects are done:
+   * a querier that holds one part of a split query (src/query/split.ts) answers its share.
+   */
+  maxSamples?(): number | undefined;
 }

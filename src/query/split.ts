@@ -1,0 +1,186 @@
+/**
+ * Split evaluation of a series-local range query (src/query/promql/seriesLocal.ts) over several
+ * query threads. A 200-series dashboard panel spends most of its time per series (decoding chunks,
+ * evaluating each step, printing ~100k values as JSON), and one thread does that alone while the
+ * other cores idle. When the query's one selection is large enough, the main thread cuts it into
+ * parts (partitionSet), each part is evaluated by its own thread as if it were the whole
+ * selection, and the parts' rendered series are merged back into one answer in label order
+ * (mergeParts), which is the order Prometheus gives a range query's series.
+ *
+ * Parts are chosen by a hash of each series' labels without the `__`-prefixed ones (`__name__`
+ * and the metadata labels): two series that differ only there become equal once the metric name
+ * is dropped, which is an error Prometheus reports, and both must land in the same part to be
+ * seen. Each part is held to its share of --query.max-samples; a part that runs out of samples
+ * makes the caller evaluate the whole query again in one thread (the budget then is Prometheus'),
+ * so splitting never changes an answer. Pure: touches only the arrays it is given.
+ */
+import { LABEL_SEP, compareLabels, type Labels } from '../model/labels.js';
+import { answerEnvelope } from './answerJson.js';
+import { seriesCount, type RawSeriesSet } from './seriesSet.js';
+
+/** MIN_PART_SERIES is the fewest series worth a part of their own. */
+export const MIN_PART_SERIES = 32;
+/** MIN_PART_BYTES is the fewest chunk bytes worth a part of their own (~40k samples). */
+export const MIN_PART_BYTES = 64 * 1024;
+
+/** PartInfo tells a query thread which part of a split query it evaluates. */
+export interface PartInfo {
+  index: number;
+  count: number;
+  /** maxSamples is this part's share of --query.max-samples. */
+  maxSamples: number;
+}
+
+/**
+ * PartAnswer is one part's result: its series rendered as JSON in label order, series i being
+ * bytes[offs[i], offs[i+1]) (UTF-8), with their labels.
+ */
+export interface PartAnswer {
+  labels: Labels[];
+  bytes: Uint8Array;
+  offs: Uint32Array;
+  warnings: string[];
+  infos: string[];
+}
+
+/** partAnswer packs a part's rendered series (in label order) into one UTF-8 buffer. */
+export function partAnswer(labels: Labels[], series: readonly string[], warnings: string[], infos: string[]): PartAnswer {
+  const offs = new Uint32Array(series.length + 1);
+  for (let i = 0; i < series.length; i++) offs[i + 1] = offs[i]! + Buffer.byteLength(series[i]!, 'utf8');
+  const bytes = Buffer.allocUnsafeSlow(offs[series.length]!);
+  for (let i = 0; i < series.length; i++) bytes.write(series[i]!, offs[i]!, 'utf8');
+  return { labels, bytes, offs, warnings, infos };
+}
+
+/**
+ * splitWays returns into how many parts to cut `set` with `threads` query threads free (1: do not
+ * split): at most one part per free thread, each with at least MIN_PART_SERIES series and
+ * MIN_PART_BYTES of chunks.
+ */
+export function splitWays(set: RawSeriesSet, threads: number): number {
+  const bySeries = Math.floor(seriesCount(set) / MIN_PART_SERIES);
+  const byBytes = Math.floor(set.bytes.length / MIN_PART_BYTES);
+  return Math.max(1, Math.min(threads, bySeries, byBytes));
+}
+
+/** partOf returns the part (of `ways`) of series i: a hash of its label blob without `__` labels. */
+function partOf(set: RawSeriesSet, i: number, ways: number): number {
+  const b = set.labelBytes;
+  const end = set.labelOffs[i + 1]!;
+  let p = set.labelOffs[i]!;
+  let h = 0x811c9dc5;
+  while (p < end) {
+    let q = p;
+    while (b[q] !== LABEL_SEP) q++;
+    let r = q + 1;
+    while (b[r] !== LABEL_SEP) r++;
+    // A name starting with "__" (0x5f 0x5f) is left out of the hash.
+    if (!(q - p >= 2 && b[p] === 0x5f && b[p + 1] === 0x5f)) {
+      for (let k = p; k <= r; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+    }
+    p = r + 1;
+  }
+  return (h >>> 0) % ways;
+}
+
+/** partitionSet cuts `set` into `ways` sets (see the header); each has its own buffers. */
+export function partitionSet(set: RawSeriesSet, ways: number): RawSeriesSet[] {
+  const n = seriesCount(set);
+  const part = new Uint8Array(n);
+  const series = new Uint32Array(ways);
+  const chunks = new Uint32Array(ways);
+  const chunkBytes = new Uint32Array(ways);
+  const labelBytes = new Uint32Array(ways);
+  for (let i = 0; i < n; i++) {
+    const w = partOf(set, i, ways);
+    part[i] = w;
+    series[w]!++;
+    const c0 = set.seriesChunks[i]!;
+    const c1 = set.seriesChunks[i + 1]!;
+    chunks[w]! += c1 - c0;
+    chunkBytes[w]! += set.chunkOffs[c1]! - set.chunkOffs[c0]!;
+    labelBytes[w]! += set.labelOffs[i + 1]! - set.labelOffs[i]!;
+  }
+  const times = set.chunkMinT !== undefined;
+  const out: RawSeriesSet[] = [];
+  for (let w = 0; w < ways; w++) {
+    const o: RawSeriesSet = {
+      labelBytes: new Uint8Array(labelBytes[w]!), labelOffs: new Uint32Array(series[w]! + 1),
+      seriesChunks: new Uint32Array(series[w]! + 1), chunkOffs: new Uint32Array(chunks[w]! + 1),
+      bytes: new Uint8Array(chunkBytes[w]!), merged: new Uint8Array(series[w]!),
+    };
+    if (times) {
+      o.chunkMinT = new Float64Array(chunks[w]!);
+      o.chunkMaxT = new Float64Array(chunks[w]!);
+    }
+    if (set.warnings) o.warnings = [...set.warnings];
+    out.push(o);
+  }
+  const si = new Uint32Array(ways);
+  const ci = new Uint32Array(ways);
+  for (let i = 0; i < n; i++) {
+    const w = part[i]!;
+    const o = out[w]!;
+    const k = si[w]!++;
+    const l0 = set.labelOffs[i]!;
+    const l1 = set.labelOffs[i + 1]!;
+    o.labelBytes.set(set.labelBytes.subarray(l0, l1), o.labelOffs[k]!);
+    o.labelOffs[k + 1] = o.labelOffs[k]! + (l1 - l0);
+    o.merged[k] = set.merged[i]!;
+    const c0 = set.seriesChunks[i]!;
+    const c1 = set.seriesChunks[i + 1]!;
+    for (let c = c0; c < c1; c++) {
+      const j = ci[w]!++;
+      const b0 = set.chunkOffs[c]!;
+      const b1 = set.chunkOffs[c + 1]!;
+      o.bytes.set(set.bytes.subarray(b0, b1), o.chunkOffs[j]!);
+      o.chunkOffs[j + 1] = o.chunkOffs[j]! + (b1 - b0);
+      if (times) {
+        o.chunkMinT![j] = set.chunkMinT![c]!;
+        o.chunkMaxT![j] = set.chunkMaxT![c]!;
+      }
+    }
+    o.seriesChunks[k + 1] = ci[w]!;
+  }
+  return out;
+}
+
+/** partBudget is part w's share of `maxSamples`: in proportion to its series, rounded up. */
+export function partBudget(maxSamples: number, partSeries: number, allSeries: number): number {
+  return allSeries === 0 ? maxSamples : Math.ceil((maxSamples * partSeries) / allSeries);
+}
+
+/**
+ * mergeParts builds the response body of a split range query from its parts' answers: the series
+ * merged in label order, the annotations of every part once each (in part order).
+ */
+export function mergeParts(parts: readonly PartAnswer[]): Uint8Array {
+  const warnings = [...new Set(parts.flatMap((p) => p.warnings))];
+  const infos = [...new Set(parts.flatMap((p) => p.infos))];
+  const [head, tail] = answerEnvelope('matrix', '\u0000', warnings, infos).split('\u0000') as [string, string];
+  let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + 2;
+  let count = 0;
+  for (const p of parts) {
+    size += p.bytes.length;
+    count += p.labels.length;
+  }
+  size += Math.max(0, count - 1);
+  const out = Buffer.allocUnsafeSlow(size);
+  let w = out.write(head + '[', 0, 'utf8');
+  const at = new Uint32Array(parts.length);
+  for (let k = 0; k < count; k++) {
+    let best = -1;
+    for (let p = 0; p < parts.length; p++) {
+      if (at[p]! >= parts[p]!.labels.length) continue;
+      if (best < 0 || compareLabels(parts[p]!.labels[at[p]!]!, parts[best]!.labels[at[best]!]!) < 0) best = p;
+    }
+    const b = parts[best]!;
+    const i = at[best]!++;
+    if (k > 0) out[w++] = 0x2c;
+    out.set(b.bytes.subarray(b.offs[i]!, b.offs[i + 1]!), w);
+    w += b.offs[i + 1]! - b.offs[i]!;
+  }
+  w += out.write(']', w, 'latin1');
+  out.write(tail, w, 'utf8');
+  return out;
+}
