@@ -10,7 +10,8 @@
  * servers, (a) `sum by (cluster)(rate(x[5m]))` over 2 h at step 15 s, (b) a 200-series dashboard
  * panel `rate(x{cluster="c1",job="j0"}[5m])` over the same range, (c) (a) as an instant query.
  * Each query is warmed once per server and both answers must agree (and (a), (c) must equal the
- * true rates the data was built with). Last, against Sluice alone: a paced remote-write load for
+ * true rates the data was built with); every timed query starts once both servers are quiet
+ * (settle), so that neither is timed against the other's leftover work. Last, against Sluice alone: a paced remote-write load for
  * T s idle, then T s while `--queriers` clients loop query (a); write p50/p99 of both phases.
  * Prints a markdown table. Every child is killed at the end, on error and on Ctrl-C.
  *
@@ -121,6 +122,28 @@ function truthCheck(d: DataSet, end: number): (r: PromResult) => string | undefi
 }
 
 /** timedQuery runs one query and also takes the server's CPU time around it (not timed itself). */
+/** SETTLE_* : a timed query starts once every server is quiet (see settle). */
+const SETTLE_SLICE_MS = 250;
+const SETTLE_MAX_CPU = 0.05;
+const SETTLE_MAX_MS = 15_000;
+
+/**
+ * settle waits until every server's processes used under SETTLE_MAX_CPU of a core over one
+ * SETTLE_SLICE_MS slice (at most SETTLE_MAX_MS): a query is then not timed against the other
+ * server's background work (Prometheus' garbage collection after a heavy query, say). Returns the
+ * time waited.
+ */
+async function settle(servers: readonly Server[]): Promise<number> {
+  const t0 = performance.now();
+  const pids = servers.map((s) => pidOf(s.child));
+  while (performance.now() - t0 < SETTLE_MAX_MS) {
+    const c0 = pids.map(treeCpuSeconds);
+    await new Promise((r) => setTimeout(r, SETTLE_SLICE_MS));
+    if (pids.every((p, i) => treeCpuSeconds(p) - c0[i]! < (SETTLE_MAX_CPU * SETTLE_SLICE_MS) / 1000)) break;
+  }
+  return performance.now() - t0;
+}
+
 async function timedQuery(srv: Server, client: QueryClient, q: QuerySpec): Promise<{ ms: number; cpu: number; data: PromResult; bytes: number }> {
   const pid = pidOf(srv.child);
   const c0 = treeCpuSeconds(pid);
@@ -151,7 +174,7 @@ function renderReport(r: Report): string {
   out.push(`- Data: ${fmtInt(r.data.series)} series of the counter \`${METRIC}\` (8 labels, ${CLUSTERS} clusters), ${r.data.samples} samples each at 15 s ` +
     `(${((r.data.samples - 1) * SCRAPE_MS / 3_600_000).toFixed(2)} h, ${fmtInt(r.data.series * r.data.samples)} samples), the same bytes sent to every server; ` +
     `loaded time-major, ${f.loadBatch} samples/request over ${f.loadConcurrency} connections.`);
-  out.push(`- Queries: warmed once per server, then ${f.rounds} rounds alternating servers (order swapped every round); latency = request sent to last byte of the answer; ` +
+  out.push(`- Queries: warmed once per server, then ${f.rounds} rounds alternating servers (order swapped every round), each query started once both servers are quiet (under ${SETTLE_MAX_CPU * 100}% of a core over ${SETTLE_SLICE_MS} ms, waited at most ${SETTLE_MAX_MS / 1000} s); latency = request sent to last byte of the answer; ` +
     'CPU = utime+stime of the server\'s processes over the query.', '');
   out.push('| server | version | load time | load samples/s | RSS after load |', '|---|---|--:|--:|--:|');
   for (const s of r.servers) {
@@ -312,6 +335,7 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
     for (let round = 0; round < f.rounds; round++) {
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const s of order) {
+        await settle(servers);
         const w = await timedQuery(s, clients.get(s.name) as QueryClient, q);
         const tt = t[s.name] as QueryTiming;
         tt.ms.push(w.ms);
