@@ -54,4 +54,18 @@ export class WasmXxh64 {
     this.hi = this.out[1]!;
     return this.out[0]!;
   }
+
+  /**
+   * hashJoined hashes `a`, one byte `sep`, then `b` (copied into the input), and returns the low
+   * 32 bits; `hi` holds the high 32 bits. A series' key is its tenant, 0xff and its label blob,
+   * as the router writes it in place (src/gateway/route.ts).
+   */
+  hashJoined(a: Uint8Array, sep: number, b: Uint8Array): number {
+    const len = a.length + 1 + b.length;
+    this.ensure(len);
+    this.input.set(a, 0);
+    this.input[a.length] = sep;
+    this.input.set(b, a.length + 1);
+    return this.hash(len) | 0;
+  }
 }

@@ -211,11 +211,7 @@ class Replayer {
     for (let i = 2; i < flat.length; i += 2) ls.push([flat[i]!, flat[i + 1]!]);
     const blob = encodeLabelBlob(ls);
     const tb = enc.encode(tenant);
-    hasher.ensure(tb.length + 1 + blob.length);
-    hasher.input.set(tb, 0);
-    hasher.input[tb.length] = 0xff;
-    hasher.input.set(blob, tb.length + 1);
-    const lo = hasher.hash(tb.length + 1 + blob.length) | 0;
+    const lo = hasher.hashJoined(tb, 0xff, blob);
     const hi = hasher.hi | 0;
     const tid = head.tenantId(tenant);
     let r = lookupAligned(head, tid, lo, hi, blob);

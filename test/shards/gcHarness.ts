@@ -59,11 +59,7 @@ export class Harness {
     const blob = encodeLabelBlob(labels);
     const tb = enc.encode(tenant);
     const h = this.hasher;
-    h.ensure(tb.length + 1 + blob.length);
-    h.input.set(tb, 0);
-    h.input[tb.length] = 0xff;
-    h.input.set(blob, tb.length + 1);
-    const lo = h.hash(tb.length + 1 + blob.length) | 0;
+    const lo = h.hashJoined(tb, 0xff, blob);
     const hi = h.hi | 0;
     const buf = new ArrayBuffer((blob.length + 7) & ~7);
     const bytes = new Uint8Array(buf);
