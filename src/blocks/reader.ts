@@ -17,6 +17,7 @@ import { ChunksReader, type Segment } from './chunks/reader.js';
 import { INDEX_FILE, type ChunkMeta } from './index/format.js';
 import { LocalFileReader, type RangeReader } from './index/rangereader.js';
 import { IndexReader } from './index/reader.js';
+import type { PostingsCache } from './index/postingsCache.js';
 import { union } from './index/postings.js';
 import { META_FILE, parseMeta, type BlockMeta } from './meta.js';
 
@@ -67,8 +68,11 @@ export class BlockReader {
     this.readers = readers;
   }
 
-  /** open reads meta.json, opens the index and every chunk segment. */
-  static async open(files: BlockFiles): Promise<BlockReader> {
+  /**
+   * open reads meta.json, opens the index and every chunk segment; postings lists read by queries
+   * are kept in `postings` when given (shared by the blocks of a node).
+   */
+  static async open(files: BlockFiles, postings?: PostingsCache): Promise<BlockReader> {
     const readers: RangeReader[] = [];
     try {
       const mr = await files.open(META_FILE);
@@ -93,7 +97,7 @@ export class BlockReader {
       }
       const ir = await files.open(INDEX_FILE);
       readers.push(ir);
-      const index = await IndexReader.open(ir);
+      const index = await IndexReader.open(ir, INDEX_FILE, postings);
       const chunks = await ChunksReader.open(segs);
       return new BlockReader(meta, index, chunks, readers);
     } catch (e) {
@@ -103,8 +107,8 @@ export class BlockReader {
   }
 
   /** openDir opens the block in a local directory. */
-  static openDir(dir: string): Promise<BlockReader> {
-    return BlockReader.open(localBlockFiles(dir));
+  static openDir(dir: string, postings?: PostingsCache): Promise<BlockReader> {
+    return BlockReader.open(localBlockFiles(dir), postings);
   }
 
   /**
@@ -184,6 +188,7 @@ export class BlockReader {
 
   /** close releases every file. */
   async close(): Promise<void> {
+    this.index.close();
     await Promise.all(this.readers.map((r) => r.close().catch(() => undefined)));
   }
 }

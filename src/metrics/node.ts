@@ -5,6 +5,7 @@
 import client from 'prom-client';
 import { StatSlot } from '../sharedmem/layout.js';
 import type { ShardPool } from '../shards/pool.js';
+import type { PostingsCache } from '../blocks/index/postingsCache.js';
 
 /** NodeMetrics renders /metrics for the whole node. */
 export class NodeMetrics {
@@ -57,6 +58,27 @@ export class NodeMetrics {
       labelNames: ['outcome'], registers: [r],
     });
     shardGauge('sluice_shard_up', '1 while the shard thread runs.', (i) => (at(i).failed ? 0 : 1));
+  }
+
+  /**
+   * watchPostingsCache exposes the block postings cache (src/blocks/index/postingsCache.ts) under
+   * the names Thanos' store gateway uses for its index cache, item_type "Postings".
+   */
+  watchPostingsCache(cache: PostingsCache): void {
+    const r = this.registry;
+    const item = { item_type: 'Postings' };
+    new client.Counter({
+      name: 'thanos_store_index_cache_requests_total', help: 'Postings lists asked of the block postings cache.', labelNames: ['item_type'], registers: [r],
+      collect() { this.reset(); this.inc(item, cache.hits + cache.misses); },
+    });
+    new client.Counter({
+      name: 'thanos_store_index_cache_hits_total', help: 'Postings lists the block postings cache answered.', labelNames: ['item_type'], registers: [r],
+      collect() { this.reset(); this.inc(item, cache.hits); },
+    });
+    new client.Gauge({
+      name: 'thanos_store_index_cache_total_size_bytes', help: 'Bytes of postings lists held by the block postings cache.', labelNames: ['item_type'], registers: [r],
+      collect() { this.set(item, cache.bytes); },
+    });
   }
 
   /** contentType is the exposition format's content type. */

@@ -2,12 +2,15 @@
  * BlockSet knows the blocks a query may read: the local ones (`<tsdb.path>/blocks/<ULID>`) and
  * those only in object storage (a store-gateway part: index and chunk byte ranges are read from
  * the bucket on demand, never whole blocks). Opened blocks stay open (their symbol table and
- * postings offset table are the index cache); the lists are refreshed at most every few seconds.
+ * postings offset table are the index cache) and share one postings cache (decoded postings lists,
+ * least recently used out first, within --query.postings-cache-size); the lists are refreshed at
+ * most every few seconds.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlockReader, type BlockFiles } from '../blocks/reader.js';
 import { parseMeta, type BlockMeta } from '../blocks/meta.js';
+import { DEFAULT_POSTINGS_CACHE_BYTES, PostingsCache } from '../blocks/index/postingsCache.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
 import type { RangeReader } from '../blocks/index/rangereader.js';
 
@@ -54,9 +57,13 @@ export class BlockSet {
   private refreshingGeneration = -1;
   private readonly open = new Map<string, Promise<BlockReader>>();
 
-  constructor(localDir: string, bucket?: Bucket) {
+  /** postings is the postings cache every block opened here shares. */
+  readonly postings: PostingsCache;
+
+  constructor(localDir: string, bucket?: Bucket, postingsCacheBytes = DEFAULT_POSTINGS_CACHE_BYTES) {
     this.localDir = localDir;
     this.bucket = bucket;
+    this.postings = new PostingsCache(postingsCacheBytes);
   }
 
   /** blocks returns the known blocks overlapping [mint, maxt] of `tenant` (by tenant label). */
@@ -82,7 +89,7 @@ export class BlockSet {
   reader(b: KnownBlock): Promise<BlockReader> {
     let r = this.open.get(b.ulid);
     if (r === undefined) {
-      r = b.where === 'local' ? BlockReader.openDir(join(this.localDir, b.ulid)) : BlockReader.open(bucketFiles(this.bucket!, b.ulid));
+      r = b.where === 'local' ? BlockReader.openDir(join(this.localDir, b.ulid), this.postings) : BlockReader.open(bucketFiles(this.bucket!, b.ulid), this.postings);
       r.catch(() => this.open.delete(b.ulid));
       this.open.set(b.ulid, r);
     }

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { availableCpus } from '../util/cpus.js';
 import { parseDuration } from '../util/duration.js';
 import { loadObjstoreConfig, type ObjstoreConfig } from '../blocks/objstore/config.js';
+import { DEFAULT_POSTINGS_CACHE_BYTES } from '../blocks/index/postingsCache.js';
 import { join } from 'node:path';
 import { loadLimitsConfig, parseLimitsConfig, type LimitsConfig } from './limits.js';
 import { readFileSync } from 'node:fs';
@@ -46,6 +47,11 @@ export const FLAGS: FlagSpec[] = [
     name: 'query.cpu-priority', default: 'idle',
     check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
     help: 'CPU priority of the query threads against ingestion: idle (Linux SCHED_IDLE: only CPU time ingestion leaves; falls back to low), low (nice 10) or normal.',
+  },
+  {
+    name: 'query.postings-cache-size', default: String(DEFAULT_POSTINGS_CACHE_BYTES),
+    check: (v) => (/^\d{1,15}$/.test(v) ? '' : `expected a byte count, got ${JSON.stringify(v)}`),
+    help: 'Bytes of decoded block postings lists kept in memory between queries (shared by all blocks, least recently used out first). 0: none.',
   },
   { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
@@ -170,7 +176,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[]; cpuPriority: CpuPriority };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[]; cpuPriority: CpuPriority; postingsCacheBytes: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -266,6 +272,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
       workers: queryWorkers, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority,
+      postingsCacheBytes: Number(v('query.postings-cache-size')),
     },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })
       ?? { type: 'FILESYSTEM', prefix: '', filesystem: { directory: join(v('tsdb.path'), 'bucket') } },

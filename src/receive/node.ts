@@ -128,7 +128,7 @@ export class ReceiveNode {
       ...(tuning.shardRestartMinMs !== undefined ? { restartMinMs: tuning.shardRestartMinMs } : {}),
     });
     this.bucket = newBucket(cfg.objstore);
-    this.blockSet = new BlockSet(join(cfg.tsdbPath, 'blocks'), this.bucket);
+    this.blockSet = new BlockSet(join(cfg.tsdbPath, 'blocks'), this.bucket, cfg.query.postingsCacheBytes);
     const h = cfg.hashrings;
     if (h !== undefined) {
       const rings = new Hashrings(parseHashringsConfig(h.text, h.file === '' ? '--receive.hashrings' : h.file), { algorithm: h.algorithm, replicationFactor: cfg.replicationFactor });
@@ -137,6 +137,7 @@ export class ReceiveNode {
     const q = cfg.query;
     const metrics = new NodeMetrics(this.pool, () => this.gateways.snapshots());
     this.metrics = metrics;
+    metrics.watchPostingsCache(this.blockSet.postings);
     this.queryPool = q.workers === 0 ? undefined : new QueryPool({
       threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority,
       onSplit: (outcome) => metrics.querySplits.inc({ outcome }),

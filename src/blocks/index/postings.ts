@@ -147,10 +147,16 @@ export class PostingsCollector {
 /** EMPTY_POSTINGS is the empty list. */
 export const EMPTY_POSTINGS = new Uint32Array(0);
 
-/** intersect returns the refs present in both sorted lists. */
+/**
+ * intersect returns the refs present in both sorted lists. When one list is much shorter (a
+ * 200-series selector against the 100k-series list of its metric name), each of its refs is
+ * looked up in the longer list by galloping search instead of walking the whole longer list.
+ */
 export function intersect(a: Uint32Array, b: Uint32Array): Uint32Array {
   if (a.length === 0 || b.length === 0) return EMPTY_POSTINGS;
-  const out = new Uint32Array(Math.min(a.length, b.length));
+  if (a.length > b.length) [a, b] = [b, a];
+  if (b.length >= 16 * a.length) return intersectGalloping(a, b);
+  const out = new Uint32Array(a.length);
   let i = 0;
   let j = 0;
   let k = 0;
@@ -163,6 +169,33 @@ export function intersect(a: Uint32Array, b: Uint32Array): Uint32Array {
       j++;
     } else if (x < y) i++;
     else j++;
+  }
+  return out.subarray(0, k);
+}
+
+/** intersectGalloping intersects sorted `short` with the much longer sorted `long`. */
+function intersectGalloping(short: Uint32Array, long: Uint32Array): Uint32Array {
+  const out = new Uint32Array(short.length);
+  let k = 0;
+  let lo = 0;
+  for (let i = 0; i < short.length && lo < long.length; i++) {
+    const x = short[i]!;
+    // Gallop: find hi with long[hi] >= x, doubling the step from lo.
+    let step = 1;
+    let hi = lo;
+    while (hi < long.length && long[hi]! < x) {
+      lo = hi + 1;
+      hi += step;
+      step *= 2;
+    }
+    if (hi > long.length - 1) hi = long.length - 1;
+    // Binary search in [lo, hi] for the first element >= x.
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (long[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < long.length && long[lo] === x) out[k++] = x;
   }
   return out.subarray(0, k);
 }

@@ -14,6 +14,7 @@ import {
 import { compareUtf8 } from './order.js';
 import { EMPTY_POSTINGS, intersect, subtract, union } from './postings.js';
 import { readClamped, type RangeReader } from './rangereader.js';
+import type { PostingsCache } from './postingsCache.js';
 
 /** SeriesEntry is one decoded series: its ref, labels and chunk metas. */
 export interface SeriesEntry {
@@ -52,8 +53,16 @@ export class IndexReader {
   private readonly names: Map<string, NameEntry>;
   /** offs[i] is the file offset of postings list i (table order); offs[entries] ends the last. */
   private readonly offs: Float64Array;
+  /** cache holds decoded postings lists across queries (shared by every open block), if any. */
+  private readonly cache: PostingsCache | undefined;
+  private readonly cacheScope: string;
 
-  private constructor(r: RangeReader, file: string, version: number, toc: Toc, symBytes: Uint8Array, symOffs: Uint32Array, names: Map<string, NameEntry>, offs: Float64Array) {
+  private constructor(
+    r: RangeReader, file: string, version: number, toc: Toc, symBytes: Uint8Array, symOffs: Uint32Array, names: Map<string, NameEntry>,
+    offs: Float64Array, cache: PostingsCache | undefined,
+  ) {
+    this.cache = cache;
+    this.cacheScope = cache?.scope() ?? '';
     this.r = r;
     this.file = file;
     this.version = version;
@@ -64,8 +73,11 @@ export class IndexReader {
     this.offs = offs;
   }
 
-  /** open reads and checks the header, TOC, symbol table and postings offset table. */
-  static async open(r: RangeReader, file = INDEX_FILE): Promise<IndexReader> {
+  /**
+   * open reads and checks the header, TOC, symbol table and postings offset table. Postings lists
+   * read later are kept in `cache` when one is given.
+   */
+  static async open(r: RangeReader, file = INDEX_FILE, cache?: PostingsCache): Promise<IndexReader> {
     if (r.size < INDEX_HEADER_LEN + TOC_LEN) throw new BlockCorruptionError(file, 0, `file of ${r.size} bytes is too short for an index`);
     const head = await r.read(0, INDEX_HEADER_LEN);
     const magic = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
@@ -120,7 +132,7 @@ export class IndexReader {
       offs[i] = off;
     }
     offs[entries] = toc.postingsTable;
-    return new IndexReader(r, file, version, toc, symSec, symOffs, names, offs);
+    return new IndexReader(r, file, version, toc, symSec, symOffs, names, offs, cache);
   }
 
   /** numSymbols returns the size of the symbol table. */
@@ -215,26 +227,46 @@ export class IndexReader {
     return res;
   }
 
-  /** readPostings reads postings lists by table index (ascending), coalescing adjacent reads. */
+  /**
+   * readPostings returns postings lists by table index (ascending): from the postings cache when
+   * it has them, the others read with adjacent reads coalesced (and then cached).
+   */
   private async readPostings(idx: readonly number[]): Promise<Uint32Array[]> {
-    const out: Uint32Array[] = [];
+    const out: Uint32Array[] = new Array(idx.length);
+    const miss: number[] = [];
+    const cache = this.cache;
+    for (let k = 0; k < idx.length; k++) {
+      const hit = cache?.get(this.cacheScope, idx[k]!);
+      if (hit === undefined) miss.push(k);
+      else out[k] = hit;
+    }
     let i = 0;
-    while (i < idx.length) {
-      const start = this.offs[idx[i]!]!;
+    while (i < miss.length) {
+      const start = this.offs[idx[miss[i]!]!]!;
       let j = i;
-      let end = this.offs[idx[i]! + 1]!;
-      while (j + 1 < idx.length) {
-        const nOff = this.offs[idx[j + 1]!]!;
-        const nEnd = this.offs[idx[j + 1]! + 1]!;
+      let end = this.offs[idx[miss[i]!]! + 1]!;
+      while (j + 1 < miss.length) {
+        const nOff = this.offs[idx[miss[j + 1]!]!]!;
+        const nEnd = this.offs[idx[miss[j + 1]!]! + 1]!;
         if (nOff - end > COALESCE_GAP || nEnd - start > MAX_READ) break;
         end = nEnd;
         j++;
       }
       const buf = await this.r.read(start, end - start);
-      for (let k = i; k <= j; k++) out.push(this.decodePostings(buf, this.offs[idx[k]!]! - start, this.offs[idx[k]!]!));
+      for (let m = i; m <= j; m++) {
+        const t = idx[miss[m]!]!;
+        const list = this.decodePostings(buf, this.offs[t]! - start, this.offs[t]!);
+        cache?.set(this.cacheScope, t, list);
+        out[miss[m]!] = list;
+      }
       i = j + 1;
     }
     return out;
+  }
+
+  /** close forgets this index's cached postings (the caller closes the file). */
+  close(): void {
+    this.cache?.drop(this.cacheScope);
   }
 
   private decodePostings(buf: Uint8Array, p: number, fileOff: number): Uint32Array {
