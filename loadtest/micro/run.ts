@@ -8,6 +8,7 @@ import { main as xor } from './xor.bench.js';
 import { main as wal } from './wal.bench.js';
 import { main as block } from './block.bench.js';
 import { main as forward } from './forward.bench.js';
+import { main as points } from './points.bench.js';
 
 console.log(`micro benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await decode();
@@ -21,3 +22,5 @@ console.log();
 await block();
 console.log();
 forward();
+console.log();
+points();

@@ -3,10 +3,11 @@
  * neither stalls the admin endpoints (/metrics, probes) nor waits behind another query. The
  * engine's selects go back over the task's MessagePort to the main thread, which gathers the raw
  * chunks (src/query/querier.ts TenantSource) and transfers them; decoding, evaluation and the JSON
- * rendering of the answer happen here. A series-local range query says so with its select; the
- * main thread may then split the selection (src/query/split.ts): this thread gets one part with
- * the reply, other threads get the other parts with their task, and each answers its series
- * rendered one by one for the main thread to merge. Touches nothing but its port.
+ * rendering of the answer happen here (a range query's points printed by WebAssembly:
+ * src/query/render/). A series-local range query says so with its select; the main thread may
+ * then split the selection (src/query/split.ts): this thread gets one part with the reply, other
+ * threads get the other parts with their task, and each answers its series rendered one by one
+ * for the main thread to merge. Touches nothing but its port.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
@@ -15,8 +16,9 @@ import { IdleCollector } from '../util/idleGc.js';
 import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
-import { answerJson, matrixSeriesJson, utf8Bytes } from './answerJson.js';
-import { partAnswer, type PartAnswer, type PartInfo } from './split.js';
+import { answerJson, utf8Bytes } from './answerJson.js';
+import { renderMatrixAnswer, renderMatrixPart } from './render/matrixBytes.js';
+import type { PartAnswer, PartInfo } from './split.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
@@ -153,14 +155,16 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
     const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
     const raw = await engine.execExpr(q, expr, task.start, task.end, task.step);
     raw.warnings.push(...q.warnings);
+    const v = raw.value;
     if (q.part === undefined) {
-      const body = utf8Bytes(answerJson(raw));
+      // A range query's points are printed by WebAssembly (src/query/render/).
+      const body = v.type === 'matrix' ? renderMatrixAnswer(v.series, raw.warnings, raw.infos) : utf8Bytes(answerJson(raw));
       return moved({ body }, [body.buffer]);
     }
-    const v = raw.value;
     if (v.type !== 'matrix') throw new Error(`query part: a ${v.type} result`);
-    const part = partAnswer(v.series.map((s) => s.metric), matrixSeriesJson(v.series), raw.warnings, raw.infos);
-    return moved({ part }, [part.bytes.buffer, part.offs.buffer]);
+    const { bytes, offs } = renderMatrixPart(v.series);
+    const part: PartAnswer = { labels: v.series.map((s) => s.metric), bytes, offs, warnings: raw.warnings, infos: raw.infos };
+    return moved({ part }, [bytes.buffer, offs.buffer]);
   } catch (e) {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
