@@ -1,7 +1,8 @@
 /**
  * Aggregation operators, after Prometheus' rangeEvalAgg, aggregation, aggregationK and
  * aggregationCountValues: groups are computed once per series, then every step folds the
- * samples present at that step into their group.
+ * samples present at that step into their group (sum, count, group, min and max go series by
+ * series instead: seriesMajor.ts).
  */
 import { encodeLabelBlob, type Labels } from '../../model/labels.js';
 import { xxh64, xxh64Result } from '../../hash/xxhash64.js';
@@ -11,6 +12,7 @@ import { quantile } from './quantile.js';
 import { Collector, StepCursor } from './steps.js';
 import { PromQLError, formatGoFloatF, formatGoG, keepLabels, labelsKey, newSeries, setLabel, type Matrix, type Series } from './value.js';
 import { goQuote } from './strings.js';
+import { SERIES_MAJOR_MAX_CELLS, SERIES_MAJOR_OPS, seriesMajor, streamAggregate } from './seriesMajor.js';
 
 /**
  * FParams is an aggregation parameter per step. min/max follow Go's math.Min/Max: NaN as soon as
@@ -105,6 +107,8 @@ function kahanAdd(g: Group, inc: number): void {
 export function evalAggregate(ev: Evaluator, e: Aggregate): Matrix {
   const grouping = [...e.grouping].sort();
   if (e.op === 'count_values') return countValues(ev, e, grouping);
+  const streamed = streamAggregate(ev, e, { key: (ls) => groupingKey(ls, grouping, e.without), labels: (ls) => groupingLabels(ls, grouping, e.without) });
+  if (streamed !== undefined) return streamed;
   const params = evalParam(ev, e.param ? unwrapParens(e.param) : undefined);
   const input = ev.evalMatrix(e.expr);
   if (e.op === 'topk' || e.op === 'bottomk' || e.op === 'limitk' || e.op === 'limit_ratio') return aggregationK(ev, e, grouping, input, params);
@@ -258,71 +262,6 @@ export function evalAggregate(ev: Evaluator, e: Aggregate): Matrix {
     }
   }
   return result.filter((s) => s.t.length > 0);
-}
-
-/** The aggregations seriesMajor evaluates. */
-const SERIES_MAJOR_OPS = new Set(['sum', 'count', 'group', 'min', 'max']);
-/** Groups × steps above which seriesMajor's per-cell state would be too large (16 B a cell). */
-const SERIES_MAJOR_MAX_CELLS = 1 << 22;
-
-/**
- * seriesMajor evaluates sum, count, group, min and max series by series instead of step by step:
- * each input point goes into its (group, step) cell. Within a cell the points still arrive in
- * input order, so every cell sees exactly the operations of the step-by-step loop above (Kahan
- * sums bit for bit), while the input is read sequentially instead of touching every series at
- * every step.
- */
-function seriesMajor(ev: Evaluator, op: string, input: Matrix, seriesToGroup: Int32Array, result: Series[], steps: number): Matrix | undefined {
-  const cells = result.length * steps;
-  const seen = new Uint8Array(cells);
-  const dropName = new Uint8Array(cells);
-  const val = new Float64Array(cells);
-  const comp = op === 'sum' ? new Float64Array(cells) : undefined;
-  const start = ev.start;
-  const interval = ev.interval;
-  for (let si = 0; si < input.length; si++) {
-    if ((si & 1023) === 0) ev.checkTimeout();
-    const s = input[si]!;
-    const base = seriesToGroup[si]! * steps;
-    const dn = s.dropName ? 1 : 0;
-    const ts = s.t;
-    const fs = s.f;
-    for (let p = 0; p < ts.length; p++) {
-      const k = (ts[p]! - start) / interval;
-      // Points lie on the step grid; anything else is left to the step-by-step loop.
-      if (k !== Math.floor(k) || k < 0 || k >= steps) return undefined;
-      const cell = base + k;
-      const f = fs[p]!;
-      if (seen[cell] === 0) {
-        seen[cell] = 1;
-        dropName[cell] = dn;
-        val[cell] = op === 'count' || op === 'group' ? 1 : f;
-        continue;
-      }
-      dropName[cell] |= dn;
-      if (comp !== undefined) {
-        // kahanAdd, on the cell.
-        const sum = val[cell]!;
-        const t = sum + f;
-        if (t === Infinity || t === -Infinity) comp[cell] = 0;
-        else if (Math.abs(sum) >= Math.abs(f)) comp[cell]! += (sum - t) + f;
-        else comp[cell]! += (f - t) + sum;
-        val[cell] = t;
-      } else if (op === 'count') val[cell]!++;
-      else if (op === 'max') { const v = val[cell]!; if (v < f || v !== v) val[cell] = f; }
-      else if (op === 'min') { const v = val[cell]!; if (v > f || v !== v) val[cell] = f; }
-    }
-  }
-  for (let gi = 0; gi < result.length; gi++) {
-    const out = result[gi]!;
-    for (let k = 0, cell = gi * steps; k < steps; k++, cell++) {
-      if (seen[cell] === 0) continue;
-      out.t.push(start + k * interval);
-      out.f.push(comp !== undefined ? val[cell]! + comp[cell]! : val[cell]!);
-      out.dropName = dropName[cell] === 1;
-    }
-  }
-  return result.filter((x) => x.t.length > 0);
 }
 
 // --- topk, bottomk, limitk, limit_ratio ----------------------------------------------------------

@@ -8,7 +8,7 @@ import type { Call, MatrixSelector } from './ast.js';
 import type { Evaluator, PreparedSeries } from './evaluator.js';
 import { absentLabels } from './functions.js';
 import { ANCHORED_SAFE, RANGE_FUNCTIONS, SMOOTHED_SAFE, type Window } from './rangeFunctions.js';
-import { PromQLError, dropMetadata, getLabel, isMetadataLabel, labelsKey, newSeries, tooManySamples, totalSamples, type Matrix } from './value.js';
+import { PromQLError, dropMetadata, getLabel, isMetadataLabel, labelsKey, newSeries, tooManySamples, totalSamples, type Matrix, type Series } from './value.js';
 import type { Labels } from '../../model/labels.js';
 
 /** metadataKey is a series' metadata labels (those dropMetadata removes), as one string. */
@@ -18,7 +18,77 @@ function metadataKey(ls: Labels): string {
   return k;
 }
 
+/**
+ * evalRangeCall evaluates a call with a range-vector argument (argument `argIndex`): its series
+ * one by one (rangeCallSeries), then the checks that need them all.
+ */
 export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix {
+  const rc = prepareRangeCall(ev, e, argIndex);
+  const out: Matrix = [];
+  rangeCallSeries(ev, rc, (s) => out.push(s));
+  ev.cur -= rc.subqueryCost;
+  const name = rc.name;
+  if (rc.mayCollide && !ev.delayed && name !== 'absent_over_time') {
+    const seen = new Set<string>();
+    for (const s of out) {
+      const k = labelsKey(s.metric);
+      if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
+      seen.add(k);
+    }
+  }
+
+  if (name === 'absent_over_time') {
+    const steps = ev.numSteps;
+    for (const s of out) if (s.t.length === steps) return [];
+    const found = new Set<number>();
+    for (const s of out) for (const ts of s.t) found.add(ts);
+    const res = newSeries(absentLabels(rc.arg), rc.dropName);
+    for (let ts = ev.start; ts <= ev.end; ts += ev.interval) {
+      if (!found.has(ts)) {
+        res.t.push(ts);
+        res.f.push(1);
+      }
+    }
+    return res.t.length > 0 ? [res] : [];
+  }
+  return out;
+}
+
+/**
+ * streamRangeCall returns, when a call's result series can be consumed one at a time without
+ * changing the answer, a function that evaluates them and hands each to `visit` (in the order
+ * evalRangeCall would return them, with the same sample accounting); undefined otherwise
+ * (subqueries, absent_over_time, and series that may collide once their names are dropped, which
+ * is checked over the whole result). An aggregation over `rate(x[5m])` then never holds the 100k
+ * intermediate series: src/query/promql/aggregations.ts.
+ */
+export function streamRangeCall(ev: Evaluator, e: Call, argIndex: number): { series: readonly PreparedSeries[]; dropName: boolean; run: (visit: (s: Series) => void) => void } | undefined {
+  const arg = e.args[argIndex]!;
+  if (arg.type !== 'MatrixSelector' || e.func.name === 'absent_over_time') return undefined;
+  const rc = prepareRangeCall(ev, e, argIndex);
+  if (rc.mayCollide && !ev.delayed) return undefined;
+  return { series: rc.series, dropName: rc.dropName, run: (visit) => rangeCallSeries(ev, rc, visit) };
+}
+
+/** RangeCall is a prepared call: its series, window and scalar arguments. */
+interface RangeCall {
+  name: string;
+  fn: NonNullable<ReturnType<typeof RANGE_FUNCTIONS.get>>;
+  arg: Call['args'][number];
+  series: PreparedSeries[];
+  offset: number;
+  range: number;
+  fixedWindow: boolean;
+  anchored: boolean;
+  smoothed: boolean;
+  subqueryCost: number;
+  scalarArgs: Matrix[];
+  dropName: boolean;
+  /** mayCollide: the series differ in the labels the call drops, so results may coincide. */
+  mayCollide: boolean;
+}
+
+function prepareRangeCall(ev: Evaluator, e: Call, argIndex: number): RangeCall {
   const name = e.func.name;
   const fn = RANGE_FUNCTIONS.get(name);
   if (!fn) throw new PromQLError(`function ${JSON.stringify(name)} does not take a range vector`);
@@ -70,28 +140,30 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
     if (i === argIndex) continue;
     scalarArgs.push(ev.evalMatrix(e.args[i]!));
   }
-  const params: number[] = new Array<number>(scalarArgs.length).fill(NaN);
-
-  const lb = ev.q.lookback;
   const dropName = name !== 'last_over_time' && name !== 'first_over_time';
-  const out: Matrix = [];
+  // The series given are distinct; dropping the same metadata labels (the same metric name, say)
+  // from all of them keeps them distinct. Only series whose dropped labels differ may collide.
+  let mayCollide = false;
+  if (dropName && series.length > 1) {
+    const first = metadataKey(series[0]!.labels);
+    for (let i = 1; i < series.length && !mayCollide; i++) mayCollide = metadataKey(series[i]!.labels) !== first;
+  }
+  return { name, fn, arg, series, offset, range, fixedWindow, anchored, smoothed, subqueryCost, scalarArgs, dropName, mayCollide };
+}
+
+/** rangeCallSeries evaluates the call's series in order, handing each non-empty result to `visit`. */
+function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => void): void {
+  const { name, fn, series, offset, range, fixedWindow, anchored, smoothed, scalarArgs, dropName } = rc;
+  const params: number[] = new Array<number>(scalarArgs.length).fill(NaN);
+  const lb = ev.q.lookback;
   const w: Window = {
     t: new Float64Array(0), v: new Float64Array(0), st: undefined, lo: 0, hi: 0, ts: 0,
     rangeStart: 0, rangeEnd: 0, rangeMs: range, anchored, smoothed, params, metric: [], annos: ev.annos,
-    fnName: name, argPos: arg.pos, scratch: new Float64Array(64), aux: 0, noDrops: false,
+    fnName: name, argPos: rc.arg.pos, scratch: new Float64Array(64), aux: 0, noDrops: false,
   };
   const isRateLike = name === 'rate' || name === 'increase';
-  // The series given are distinct; dropping the same metadata labels (the same metric name, say)
-  // from all of them keeps them distinct. Only series whose dropped labels differ may collide.
-  let firstMeta: string | undefined;
-  let mayCollide = false;
   for (const s of series) {
     ev.checkTimeout();
-    if (dropName && !mayCollide) {
-      const m = metadataKey(s.labels);
-      if (firstMeta === undefined) firstMeta = m;
-      else if (m !== firstMeta) mayCollide = true;
-    }
     const nm = ev.named(s.labels, dropName);
     const ss = newSeries(nm.metric, nm.dropName);
     w.t = s.ct;
@@ -146,7 +218,7 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
     }
     if (ss.t.length > 0) {
       ev.addSamples(ss.t.length);
-      out.push(ss);
+      visit(ss);
       if (isRateLike) {
         const metricName = getLabel(s.labels, '__name__');
         if (metricName !== '' && !/_(?:total|sum|count|bucket)$/.test(metricName)) {
@@ -155,29 +227,4 @@ export function evalRangeCall(ev: Evaluator, e: Call, argIndex: number): Matrix 
       }
     }
   }
-  ev.cur -= subqueryCost;
-  if (mayCollide && !ev.delayed && name !== 'absent_over_time') {
-    const seen = new Set<string>();
-    for (const s of out) {
-      const k = labelsKey(s.metric);
-      if (seen.has(k)) throw new PromQLError('vector cannot contain metrics with the same labelset');
-      seen.add(k);
-    }
-  }
-
-  if (name === 'absent_over_time') {
-    const steps = ev.numSteps;
-    for (const s of out) if (s.t.length === steps) return [];
-    const found = new Set<number>();
-    for (const s of out) for (const ts of s.t) found.add(ts);
-    const res = newSeries(absentLabels(arg), dropName);
-    for (let ts = ev.start; ts <= ev.end; ts += ev.interval) {
-      if (!found.has(ts)) {
-        res.t.push(ts);
-        res.f.push(1);
-      }
-    }
-    return res.t.length > 0 ? [res] : [];
-  }
-  return out;
 }
