@@ -16,7 +16,8 @@ import { Shipper } from '../blocks/shipper.js';
 import { applyRetention } from '../blocks/retention.js';
 import { newBucket } from '../blocks/objstore/config.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
-import { checkpoint, keepRefs } from '../wal/checkpoint.js';
+import { CheckpointThread } from '../wal/checkpointThread.js';
+import { exposeGc } from '../util/idleGc.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
 import type { QuerierOptions } from '../query/querier.js';
@@ -91,6 +92,8 @@ export class ReceiveNode {
   http: Listener | undefined;
   /** Blocks: cutting the head, uploading, retention (set up by start()). */
   cutter: BlockCutter | undefined;
+  /** WAL checkpoints after cuts, in a thread at SCHED_IDLE (started with the blocks). */
+  private readonly checkpoints = new CheckpointThread();
   shipper: Shipper | undefined;
   private readonly bucket: Bucket;
   /** The blocks queries read: local ones and those only in the bucket. */
@@ -306,15 +309,19 @@ export class ReceiveNode {
   private startBlocks(): void {
     const cfg = this.cfg;
     const walDir = join(cfg.tsdbPath, 'wal');
+    this.checkpoints.start();
+    const gc = exposeGc();
     this.cutter = new BlockCutter({
       pool: this.pool, tsdbPath: cfg.tsdbPath, blockDurationMs: cfg.blockDurationMs,
       externalLabels: cfg.externalLabels, tenantLabelName: cfg.tenantLabelName, log: this.log,
       checkpoint: async (shard, upTo, mint, live) => {
         // Only the series the shard's head still holds (series GC, src/shards/headTruncate.ts).
-        const st = await checkpoint(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, { fsync: cfg.walFsync !== 'off', keepSeries: keepRefs(live) });
+        // In a thread of its own at SCHED_IDLE: ingestion keeps the CPU (src/wal/checkpointThread.ts).
+        const st = await this.checkpoints.run(join(walDir, `shard-${String(shard).padStart(3, '0')}`), upTo, mint, cfg.walFsync !== 'off', live);
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
       onBlocks: () => this.blockSet.invalidate(),
+      ...(gc !== undefined ? { collect: gc } : {}),
     });
     this.shipper = new Shipper({ dir: this.cutter.blocksDir, bucket: this.bucket, registry: this.metrics.registry, logger: this.log });
     this.shipper.start();
@@ -449,7 +456,7 @@ export class ReceiveNode {
     }
     await this.stopShards(deadline);
     // What is left holds no data: bounded by the rest of the grace period.
-    const rest = Promise.all([this.queryPool?.close(), this.peers?.close(), this.blockSet.close(), this.bucket.close()]);
+    const rest = Promise.all([this.queryPool?.close(), this.peers?.close(), this.blockSet.close(), this.bucket.close(), this.checkpoints.close()]);
     if (!(await within(rest, deadline - performance.now()))) this.log.warn('query threads or object store connections did not close within the grace period; leaving them');
     this.http?.closeAll();
     this.log.info('stopped', { ms: Math.round(performance.now() - began) });

@@ -12,7 +12,7 @@ import { ErrorCode, SluiceError } from '../errors.js';
 export interface Lz4 {
   /** compress returns the compressed bytes, a view valid until the next call. */
   compress(src: Uint8Array): Uint8Array;
-  /** decompress returns the original bytes (a fresh array); throws on malformed input. */
+  /** decompress returns the original bytes, a view valid until the next call; throws on malformed input. */
   decompress(src: Uint8Array): Uint8Array;
 }
 
@@ -50,16 +50,22 @@ function load(): Lz4 {
   };
   ex = new wasm.Instance(new wasm.Module(readFileSync(path)), imports).exports as Lz4Exports;
   const w = ex;
+  // Results are copied out of wasm memory into reused buffers: a WAL replay or checkpoint
+  // decompresses ~100k series records, and an ArrayBuffer each was garbage for the collector.
   let scratch = Buffer.allocUnsafe(64 * 1024);
+  // A Uint8Array, not a Buffer: a caller's slice() of the result must copy (Buffer's slice is a view).
+  let plain = new Uint8Array(64 * 1024);
+  const words = new Int32Array(4);
   // call copies `src` into wasm memory, runs `fn` and returns its four result words
-  // [ptr, len, error object, error flag]. The callee owns and frees the input copy.
+  // [ptr, len, error object, error flag] (in one reused array). The callee owns and frees the input copy.
   const call = (fn: (r: number, p: number, l: number) => void, src: Uint8Array): Int32Array => {
     const ret = w.__wbindgen_add_to_stack_pointer(-16);
     try {
       const ptr = w.__wbindgen_malloc(src.length);
       new Uint8Array(w.memory.buffer, ptr, src.length).set(src);
       fn(ret, ptr, src.length);
-      return new Int32Array(w.memory.buffer, ret, 4).slice();
+      words.set(new Int32Array(w.memory.buffer, ret, 4));
+      return words;
     } finally {
       w.__wbindgen_add_to_stack_pointer(16);
     }
@@ -76,9 +82,11 @@ function load(): Lz4 {
     decompress(src: Uint8Array): Uint8Array {
       const r = call(w.decompress, src);
       if (r[3] !== 0) throw new Error(`lz4: ${lastError}`);
-      const out = new Uint8Array(w.memory.buffer, r[0]!, r[1]!).slice();
-      w.__wbindgen_free(r[0]!, r[1]!);
-      return out;
+      const len = r[1]!;
+      if (plain.length < len) plain = new Uint8Array(len * 2);
+      plain.set(new Uint8Array(w.memory.buffer, r[0]!, len));
+      w.__wbindgen_free(r[0]!, len);
+      return plain.subarray(0, len);
     },
   };
 }

@@ -426,3 +426,31 @@ test('checkpoint of a 2M-sample WAL (measured)', async (t) => {
   t.diagnostic(msg);
   if (process.env['SLUICE_VERBOSE'] !== undefined) console.log(msg);
 });
+
+test('the checkpoint thread (SCHED_IDLE) checkpoints as the function does, one job after another, and reports errors', async () => {
+  const { CheckpointThread } = await import('../../src/wal/checkpointThread.js');
+  const a = newDir();
+  const wal = new Wal(a);
+  for (let r = 0; r < 8; r++) await wal.round(r, 10);
+  const upTo = wal.w.rotate();
+  for (let r = 8; r < 10; r++) await wal.round(r, 0);
+  await wal.w.close();
+  const b = newDir();
+  cpSync(a, b, { recursive: true });
+  const live = Float64Array.from({ length: 40 }, (_, i) => i * 2);
+  const want = await checkpoint(b, upTo, tOf(3), { fsync: false, keepSeries: (ref) => ref % 2 === 0 && ref < 80 });
+  const th = new CheckpointThread();
+  try {
+    // Two jobs at once: the second finds the first's checkpoint (nothing left to do).
+    const [got, again] = await Promise.all([th.run(a, upTo, tOf(3), false, live), th.run(a, upTo, tOf(3), false, live)]);
+    for (const k of ['seriesKept', 'seriesDropped', 'samplesKept', 'samplesDropped', 'bytesAfter', 'segmentsDeleted'] as const) assert.equal(got[k], want[k], k);
+    assert.equal(again.previous, upTo, 'the second job ran after the first');
+    assert.deepEqual(listing(a), listing(b));
+    const ra = await replayHead(a);
+    const rb = await replayHead(b);
+    assert.deepEqual([...ra.content], [...rb.content]);
+    await assert.rejects(th.run(join(a, 'missing'), 1, 0, false, live), /ENOENT|no such file/);
+  } finally {
+    await th.close();
+  }
+});
