@@ -4,13 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Labels } from '../../../src/model/labels.js';
 import { Engine } from '../../../src/query/promql/engine.js';
 import { inspect, type VectorSelector } from '../../../src/query/promql/ast.js';
-import { matcherTest } from '../../../src/query/promql/info.js';
 import { parseExpr } from '../../../src/query/promql/parse.js';
 import { labelProjection } from '../../../src/query/promql/projection.js';
-import type { Querier, SelectHints, SeriesData } from '../../../src/query/promql/storage.js';
+import { fakeQuerier, type FakeSeries } from './fakeQuerier.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 const META = ['__name__', '__type__', '__unit__'];
@@ -47,34 +45,9 @@ test('only selectors under a `by` aggregation, through range functions, with a n
   assert.deepEqual(projected('sum by (c) (rate({__name__=~"x|y"}[5m]))'), { '["x|y"]': 'all' });
 });
 
-interface Fake { labels: Labels; t: Float64Array; v: Float64Array }
-
-/** querier serves `series`; with `honour`, it keeps only the hinted labels, as storage may. */
-function querier(series: Fake[], honour: boolean): Querier & { projectedSelects: number } {
-  const q = {
-    projectedSelects: 0,
-    select(matchers: Parameters<Querier['select']>[0], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
-      const out: SeriesData[] = [];
-      for (const s of series) {
-        if (!matchers.every((m) => matcherTest(m)(s.labels.find(([n]) => n === m.name)?.[1] ?? ''))) continue;
-        let lo = 0;
-        while (lo < s.t.length && s.t[lo]! < mint) lo++;
-        let hi = lo;
-        while (hi < s.t.length && s.t[hi]! <= maxt) hi++;
-        if (lo === hi) continue;
-        const keep = honour ? hints?.labels : undefined;
-        out.push({ labels: keep === undefined ? s.labels : s.labels.filter(([n]) => keep.includes(n)), t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi) });
-      }
-      if (honour && hints?.labels !== undefined) q.projectedSelects++;
-      return Promise.resolve(out);
-    },
-  };
-  return q;
-}
-
 test('answers are identical whether storage honours the projection or not', async () => {
   const rnd = mulberry32(11);
-  const series: Fake[] = [];
+  const series: FakeSeries[] = [];
   const T0 = 1_700_000_000_000;
   for (const name of ['x', 'y']) {
     for (let i = 0; i < 120; i++) {
@@ -99,11 +72,11 @@ test('answers are identical whether storage honours the projection or not', asyn
     'sum by (c) (rate(x[5m])) / on (c) sum by (c) (rate(y[5m]))', 'topk by (c) (2, rate(x[5m]))',
   ];
   const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 50_000_000, timeoutMs: 30_000 });
-  const honouring = querier(series, true);
+  const honouring = fakeQuerier(series, true);
   for (const q of queries) {
     for (const [start, end, step] of [[T0 + 1_200_007, T0 + 1_200_007, 0], [T0 + 300_000, T0 + 1_500_000, 30_000]] as const) {
       let want: unknown, got: unknown;
-      try { want = await engine.exec(querier(series, false), q, start, end, step); } catch (e) { want = String(e); }
+      try { want = await engine.exec(fakeQuerier(series, false), q, start, end, step); } catch (e) { want = String(e); }
       try { got = await engine.exec(honouring, q, start, end, step); } catch (e) { got = String(e); }
       assert.deepEqual(got, want, `${q} (step ${step})`);
     }

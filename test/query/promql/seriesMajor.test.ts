@@ -7,36 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Labels } from '../../../src/model/labels.js';
 import { Engine } from '../../../src/query/promql/engine.js';
-import { matcherTest } from '../../../src/query/promql/info.js';
-import type { Querier, SeriesData } from '../../../src/query/promql/storage.js';
+import { fakeQuerier, type FakeSeries } from './fakeQuerier.js';
 import { mulberry32 } from '../../helpers/prng.js';
-
-interface Fake { labels: Labels; t: Float64Array; v: Float64Array }
-
-function querier(series: Fake[]): Querier {
-  return {
-    select(matchers, mint, maxt): Promise<SeriesData[]> {
-      const out: SeriesData[] = [];
-      for (const s of series) {
-        if (!matchers.every((m) => matcherTest(m)(s.labels.find(([n]) => n === m.name)?.[1] ?? ''))) continue;
-        let lo = 0;
-        while (lo < s.t.length && s.t[lo]! < mint) lo++;
-        let hi = lo;
-        while (hi < s.t.length && s.t[hi]! <= maxt) hi++;
-        if (lo < hi) out.push({ labels: s.labels, t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi) });
-      }
-      return Promise.resolve(out);
-    },
-  };
-}
 
 const T0 = 1_700_000_000_000;
 
-function data(): Fake[] {
+function data(): FakeSeries[] {
   const rnd = mulberry32(23);
-  const series: Fake[] = [];
+  const series: FakeSeries[] = [];
   for (const name of ['x', 'y']) {
     for (let i = 0; i < 150; i++) {
       const n = 40 + Math.floor(rnd() * 80);
@@ -57,7 +36,7 @@ function data(): Fake[] {
 }
 
 test('streamed aggregations answer exactly as aggregating the evaluated range function', async () => {
-  const q = querier(data());
+  const q = fakeQuerier(data());
   const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 50_000_000, timeoutMs: 30_000 });
   const queries = [
     'sum by (c) (rate(x[5m]))', 'sum(increase(x[2m]))', 'count by (job) (rate(x[1m]))', 'group by (c, job) (changes(x[5m]))',
@@ -80,7 +59,7 @@ test('streamed aggregations answer exactly as aggregating the evaluated range fu
 });
 
 test('the sample limit trips for a streamed aggregation as it does for the whole range function', async () => {
-  const q = querier(data());
+  const q = fakeQuerier(data());
   let checked = 0;
   for (const maxSamples of [500, 5_000, 20_000, 60_000, 200_000]) {
     const engine = new Engine({ lookbackDelta: 300_000, maxSamples, timeoutMs: 30_000 });
