@@ -190,12 +190,20 @@ async function run(route: Route, req: HttpRequest, body: Uint8Array, log: Logger
   }
 }
 
-/** listen starts a server for `routes` on host:port (port 0 picks a free one). */
-export async function listen(engine: EngineName, host: string, port: number, routes: Route[], log: Logger): Promise<Listener> {
-  return engine === 'uws' ? listenUws(host, port, routes, log) : listenNode(host, port, routes, log);
+/**
+ * listen starts a server for `routes` on host:port (port 0 picks a free one). uWebSockets.js
+ * listens with SO_REUSEPORT, which lets the gateway threads share the remote-write port but also
+ * lets a second process bind a port already in use and silently take part of its connections:
+ * `exclusive` (for a port one listener owns) makes that fail with "address already in use".
+ */
+export async function listen(engine: EngineName, host: string, port: number, routes: Route[], log: Logger, exclusive = false): Promise<Listener> {
+  return engine === 'uws' ? listenUws(host, port, routes, log, exclusive) : listenNode(host, port, routes, log);
 }
 
-function listenUws(host: string, port: number, routes: Route[], log: Logger): Promise<Listener> {
+/** LIBUS_LISTEN_EXCLUSIVE_PORT: uWebSockets.js listens without SO_REUSEPORT. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+function listenUws(host: string, port: number, routes: Route[], log: Logger, exclusive: boolean): Promise<Listener> {
   const u = loadUws()!;
   const app = u.App();
   const maxBody = Math.max(...routes.map((r) => r.maxBodyBytes), 0);
@@ -283,8 +291,10 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger): Pr
     });
   });
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (token) => {
-      if (!token) { reject(new Error(`cannot listen on ${host}:${port}`)); return; }
+    // The package's typings lack the (host, port, options, cb) form the native module has.
+    type ListenWith = (host: string, port: number, options: number, cb: (token: import('uWebSockets.js').us_listen_socket | false) => void) => void;
+    (app.listen as unknown as ListenWith).call(app, host, port, exclusive ? LIBUS_LISTEN_EXCLUSIVE_PORT : 0, (token) => {
+      if (!token) { reject(new Error(`listen tcp ${host}:${port}: cannot bind (address already in use, or not permitted)`)); return; }
       // Closing a listen socket twice frees it twice (a crash in the native code): once only.
       let open = true;
       const closeListen = (): void => { if (open) { open = false; u.us_listen_socket_close(token); } };

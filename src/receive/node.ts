@@ -183,7 +183,7 @@ export class ReceiveNode {
     // node:http cannot share a port between threads on this Node version: one gateway then.
     const gateways = engine === 'uws' ? this.cfg.gateways : 1;
     // The admin server comes up first so /-/healthy answers (and /-/ready says 503) during start.
-    this.http = await listen(engine, this.cfg.httpAddress.host, this.cfg.httpAddress.port, this.adminRoutes(), this.log);
+    this.http = await listen(engine, this.cfg.httpAddress.host, this.cfg.httpAddress.port, this.adminRoutes(), this.log, true);
     // The Thanos StoreAPI (for Thanos Query, and peers' multi-node reads); the gateways tell peers
     // its port. It serves this node's own data only (no fan-out: callers fan out themselves).
     this.store = new StoreServer(new NodeStoreProvider({ ...this.querierOptions(), replicaLabels: [] }), this.log);

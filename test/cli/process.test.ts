@@ -37,6 +37,16 @@ test('serves, refuses a second receiver on its port, and exits 0 on SIGTERM', as
     const e2 = await exited(second);
     assert.notEqual(e2.code, 0);
     assert.match(err2, /address already in use/);
+    // Nor on its HTTP port (uWebSockets.js would share it through SO_REUSEPORT if not exclusive).
+    const rw3 = await freePort();
+    const third = spawn(process.execPath, [bin, 'receive', `--tsdb.path=${dir}-3`, `--remote-write.address=127.0.0.1:${rw3}`, `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.gateways=1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err3 = '';
+    third.stderr!.on('data', (c: Buffer) => { err3 += c.toString(); });
+    const e3 = await exited(third);
+    rmSync(`${dir}-3`, { recursive: true, force: true });
+    assert.notEqual(e3.code, 0);
+    assert.match(err3, new RegExp(`127\\.0\\.0\\.1:${http}: cannot bind \\(address already in use`));
+    for (let i = 0; i < 5; i++) assert.equal((await fetch(`http://127.0.0.1:${http}/-/ready`)).status, 200, 'every probe reaches the first receiver');
     // The first one still serves everything.
     assert.equal((await post(`http://127.0.0.1:${rw}`, encodeBody({ timeseries: [series({ __name__: 'proc' }, [[Date.now() + 1000, 2]])] }))).status, 200);
 

@@ -84,15 +84,29 @@ export function series(labels: Record<string, string>, samples: [number, number]
   };
 }
 
-/** freePort asks the kernel for a free loopback TCP port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+/** Ports freePort handed out in this process: never handed out twice. */
+const givenPorts = new Set<number>();
+
+/**
+ * freePort asks the kernel for a free loopback TCP port, never one it returned before in this
+ * process: the kernel may offer a just-released port again, and uWebSockets.js listens with
+ * SO_REUSEPORT, so two nodes given the same port would both bind it and share its connections
+ * (a write sent to one node's remote-write port answered 404 by another's HTTP API).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
     });
-  });
+    if (port !== 0 && !givenPorts.has(port)) {
+      givenPorts.add(port);
+      return port;
+    }
+  }
 }
 
 /** waitReady polls `url` until it answers 200; fails early if `child` exits. */
