@@ -12,13 +12,14 @@ import type { RawResult } from './promql/engine.js';
 /** Parts collects string pieces; one join at the end is cheaper than growing one string. */
 type Parts = string[];
 
-function metricJson(p: Parts, m: Labels): void {
-  p.push('{"metric":{');
+/** metricJson opens a series' JSON object with its labels: `{"metric":{…}` (in their order). */
+export function metricJson(m: Labels): string {
+  let out = '{"metric":{';
   for (let i = 0; i < m.length; i++) {
     const [n, v] = m[i]!;
-    p.push(i === 0 ? '' : ',', JSON.stringify(n), ':', JSON.stringify(v));
+    out += (i === 0 ? '' : ',') + JSON.stringify(n) + ':' + JSON.stringify(v);
   }
-  p.push('}');
+  return out + '}';
 }
 
 /** pointJson is one `[t, "v"]` pair: seconds as a JSON number, the value as Prometheus prints it. */
@@ -49,8 +50,7 @@ function resultJson(p: Parts, r: RawResult): RawResult['value']['type'] {
       p.push('[');
       v.series.forEach((s, i) => {
         if (i > 0) p.push(',');
-        metricJson(p, s.metric);
-        p.push(',"value":', pointJson(s.t, s.v), '}');
+        p.push(metricJson(s.metric), ',"value":', pointJson(s.t, s.v), '}');
       });
       p.push(']');
       return 'vector';
@@ -94,7 +94,7 @@ export function matrixSeriesJson(series: readonly MatrixSeries[]): string[] {
   for (let i = 0; i < series.length; i++) {
     const s = series[i]!;
     p.length = 0;
-    metricJson(p, s.metric);
+    p.push(metricJson(s.metric));
     const vals = valueStrings(s.v);
     const points: string[] = new Array(vals.length);
     for (let k = 0; k < vals.length; k++) {

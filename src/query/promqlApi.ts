@@ -8,7 +8,7 @@
 import { ErrorCode, SluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
 import { failureReply, formParams, jsonReply, parseStep, parseTime, queryFailure } from './httpApi.js';
-import { answerJson } from './answerJson.js';
+import { answerBytes } from './render/matrixBytes.js';
 import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { documentedType, exprType, type Expr } from './promql/ast.js';
@@ -115,7 +115,7 @@ export class PromqlApi {
       const q = new TenantQuerier(this.opts, tenant);
       const raw = await this.engine.execExpr(q, expr, start, end, step);
       for (const w of q.warnings) if (!raw.warnings.includes(w)) raw.warnings.push(w);
-      return new Answered({ status: 200, headers: JSON_HEADERS, body: answerJson(raw) });
+      return new Answered({ status: 200, headers: JSON_HEADERS, body: answerBytes(raw) });
     }
     const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
     if ('error' in a) return new Answered(failureReply(a.error));

@@ -16,8 +16,7 @@ import { IdleCollector } from '../util/idleGc.js';
 import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
-import { answerJson, utf8Bytes } from './answerJson.js';
-import { renderMatrixAnswer, renderMatrixPart } from './render/matrixBytes.js';
+import { answerBytes, renderMatrixPart } from './render/matrixBytes.js';
 import type { PartAnswer, PartInfo } from './split.js';
 import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
@@ -155,12 +154,11 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
     const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
     const raw = await engine.execExpr(q, expr, task.start, task.end, task.step);
     raw.warnings.push(...q.warnings);
-    const v = raw.value;
     if (q.part === undefined) {
-      // A range query's points are printed by WebAssembly (src/query/render/).
-      const body = v.type === 'matrix' ? renderMatrixAnswer(v.series, raw.warnings, raw.infos) : utf8Bytes(answerJson(raw));
+      const body = answerBytes(raw);
       return moved({ body }, [body.buffer]);
     }
+    const v = raw.value;
     if (v.type !== 'matrix') throw new Error(`query part: a ${v.type} result`);
     const { bytes, offs } = renderMatrixPart(v.series);
     const part: PartAnswer = { labels: v.series.map((s) => s.metric), bytes, offs, warnings: raw.warnings, infos: raw.infos };

@@ -70,8 +70,14 @@ export function streamRangeCall(ev: Evaluator, e: Call, argIndex: number): { ser
   return { series: rc.series, dropName: rc.dropName, run: (visit) => rangeCallSeries(ev, rc, visit) };
 }
 
-/** RangeCall is a prepared call: its series, window and scalar arguments. */
+/**
+ * RangeCall is a prepared call: its series and window. Preparing has no effect on the evaluator
+ * (for a selector argument), so a caller may still decline to stream; the scalar arguments are
+ * evaluated when the series are.
+ */
 interface RangeCall {
+  call: Call;
+  argIndex: number;
   name: string;
   fn: NonNullable<ReturnType<typeof RANGE_FUNCTIONS.get>>;
   arg: Call['args'][number];
@@ -82,7 +88,6 @@ interface RangeCall {
   anchored: boolean;
   smoothed: boolean;
   subqueryCost: number;
-  scalarArgs: Matrix[];
   dropName: boolean;
   /** mayCollide: the series differ in the labels the call drops, so results may coincide. */
   mayCollide: boolean;
@@ -134,12 +139,6 @@ function prepareRangeCall(ev: Evaluator, e: Call, argIndex: number): RangeCall {
     throw new PromQLError(`smoothed modifier can only be used with: ${[...SMOOTHED_SAFE].sort().join(', ')} - not with ${name}`);
   }
 
-  // Scalar arguments, evaluated over all steps.
-  const scalarArgs: Matrix[] = [];
-  for (let i = 0; i < e.args.length; i++) {
-    if (i === argIndex) continue;
-    scalarArgs.push(ev.evalMatrix(e.args[i]!));
-  }
   const dropName = name !== 'last_over_time' && name !== 'first_over_time';
   // The series given are distinct; dropping the same metadata labels (the same metric name, say)
   // from all of them keeps them distinct. Only series whose dropped labels differ may collide.
@@ -148,12 +147,17 @@ function prepareRangeCall(ev: Evaluator, e: Call, argIndex: number): RangeCall {
     const first = metadataKey(series[0]!.labels);
     for (let i = 1; i < series.length && !mayCollide; i++) mayCollide = metadataKey(series[i]!.labels) !== first;
   }
-  return { name, fn, arg, series, offset, range, fixedWindow, anchored, smoothed, subqueryCost, scalarArgs, dropName, mayCollide };
+  return { call: e, argIndex, name, fn, arg, series, offset, range, fixedWindow, anchored, smoothed, subqueryCost, dropName, mayCollide };
 }
 
 /** rangeCallSeries evaluates the call's series in order, handing each non-empty result to `visit`. */
 function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => void): void {
-  const { name, fn, series, offset, range, fixedWindow, anchored, smoothed, scalarArgs, dropName } = rc;
+  const { name, fn, series, offset, range, fixedWindow, anchored, smoothed, dropName } = rc;
+  // Scalar arguments, evaluated over all steps.
+  const scalarArgs: Matrix[] = [];
+  for (let i = 0; i < rc.call.args.length; i++) {
+    if (i !== rc.argIndex) scalarArgs.push(ev.evalMatrix(rc.call.args[i]!));
+  }
   const params: number[] = new Array<number>(scalarArgs.length).fill(NaN);
   const lb = ev.q.lookback;
   const w: Window = {

@@ -57,8 +57,8 @@ class GroupCells {
   }
 
   /**
-   * add folds series s into group g's cells; false (nothing folded) when a point is off the step
-   * grid, which only the step-by-step loop handles.
+   * add folds series s into group g's cells; false when a point is off the step grid, which only
+   * the step-by-step loop handles (the cells are then part-folded: callers drop them).
    */
   add(g: number, s: Series): boolean {
     const c = this.cells[g]!;
@@ -70,9 +70,6 @@ class GroupCells {
     for (let p = 0; p < ts.length; p++) {
       const k = (ts[p]! - this.start) / this.interval;
       if (k !== Math.floor(k) || k < 0 || k >= this.steps) return false;
-    }
-    for (let p = 0; p < ts.length; p++) {
-      const k = (ts[p]! - this.start) / this.interval;
       const f = fs[p]!;
       if (seen[k] === 0) {
         seen[k] = 1;

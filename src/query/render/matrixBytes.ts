@@ -4,10 +4,13 @@
  * src/query/answerJson.ts and split.ts), but with each series' points printed by one WebAssembly
  * call (pointsWasm.ts) instead of one string per point. A series whose timestamps the module
  * declines (not whole milliseconds) is rendered by matrixSeriesJson instead. renderMatrixAnswer
- * wraps them in the success envelope, for a range query answered by one thread. Touches only the
+ * wraps them in the success envelope, for a range query answered by one thread; answerBytes is
+ * the response body of any query result. Touches only the
  * buffers it returns and this thread's PointsWriter.
  */
-import { answerEnvelope, matrixSeriesJson, type MatrixSeries } from '../answerJson.js';
+import { answerJson, matrixSeriesJson, metricJson, utf8Bytes, type MatrixSeries } from '../answerJson.js';
+import { mergeParts } from '../split.js';
+import type { RawResult } from '../promql/engine.js';
 import { PointsWriter } from './pointsWasm.js';
 
 /**
@@ -29,17 +32,6 @@ let writer: PointsWriter | undefined;
 export function pointsWriter(): PointsWriter {
   writer ??= new PointsWriter();
   return writer;
-}
-
-/** metricPrefix is `{"metric":{…},"values":[` for a label set, as matrixSeriesJson writes it. */
-function metricPrefix(s: MatrixSeries): string {
-  let out = '{"metric":{';
-  const m = s.metric;
-  for (let i = 0; i < m.length; i++) {
-    const [n, v] = m[i]!;
-    out += (i === 0 ? '' : ',') + JSON.stringify(n) + ':' + JSON.stringify(v);
-  }
-  return out + '},"values":[';
 }
 
 /** grown returns a buffer of at least `need` bytes holding buf's first `used` bytes. */
@@ -71,7 +63,7 @@ export function renderMatrixPart(series: readonly MatrixSeries[]): RenderedSerie
       if (need > buf.length) buf = grown(buf, off, need);
       off += buf.write(json, off, 'utf8');
     } else {
-      const prefix = metricPrefix(s);
+      const prefix = metricJson(s.metric) + ',"values":[';
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
       const need = off + prefix.length * 3 + points.length + 2;
       if (need > buf.length) buf = grown(buf, off, need);
@@ -91,21 +83,16 @@ export function renderMatrixPart(series: readonly MatrixSeries[]): RenderedSerie
  * series, in the order given): the bytes of utf8Bytes(answerJson(r)) for a matrix result r, in
  * an ArrayBuffer of its own (to be transferred between threads).
  */
-export function renderMatrixAnswer(series: readonly MatrixSeries[], warnings: readonly string[], infos: readonly string[]): Buffer {
-  // A NUL can only be the marker here: JSON.stringify escapes it in annotations.
-  const [head, tail] = answerEnvelope('matrix', '\u0000', warnings, infos).split('\u0000') as [string, string];
+export function renderMatrixAnswer(series: readonly MatrixSeries[], warnings: readonly string[], infos: readonly string[]): Uint8Array {
   const { bytes, offs } = renderMatrixPart(series);
-  const n = series.length;
-  const size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + 2 + bytes.length + Math.max(0, n - 1);
-  const out = Buffer.allocUnsafeSlow(size);
-  let w = out.write(head, 0, 'utf8');
-  out[w++] = 0x5b; // [
-  for (let i = 0; i < n; i++) {
-    if (i > 0) out[w++] = 0x2c; // ,
-    out.set(bytes.subarray(offs[i]!, offs[i + 1]!), w);
-    w += offs[i + 1]! - offs[i]!;
-  }
-  out[w++] = 0x5d; // ]
-  out.write(tail, w, 'utf8');
-  return out;
+  return mergeParts([{ labels: series.map((s) => s.metric), bytes, offs, warnings: [...warnings], infos: [...infos] }]);
+}
+
+/**
+ * answerBytes renders a query result as its response body (UTF-8, in an ArrayBuffer of its own):
+ * a matrix through renderMatrixAnswer, anything else through answerJson.
+ */
+export function answerBytes(r: RawResult): Uint8Array {
+  const v = r.value;
+  return v.type === 'matrix' ? renderMatrixAnswer(v.series, r.warnings, r.infos) : utf8Bytes(answerJson(r));
 }

@@ -36,7 +36,7 @@ function assertSame(series: Series[], what: string, warnings: string[] = [], inf
   assert.ok(Buffer.from(got.bytes).equals(Buffer.from(want.bytes)), `${what}: bytes`);
   const body = renderMatrixAnswer(series, warnings, infos);
   const wantBody = utf8Bytes(answerJson({ value: { type: 'matrix', series }, warnings, infos }));
-  assert.equal(body.toString('utf8'), wantBody.toString('utf8'), `${what}: answer`);
+  assert.equal(Buffer.from(body).toString('utf8'), wantBody.toString('utf8'), `${what}: answer`);
   assert.equal(body.byteOffset, 0, `${what}: an ArrayBuffer of its own`);
   assert.equal(body.buffer.byteLength, body.length, `${what}: an ArrayBuffer of its own`);
 }
