@@ -43,7 +43,11 @@ export interface PartAnswer {
   infos: string[];
 }
 
-/** partAnswer packs a part's rendered series (in label order) into one UTF-8 buffer. */
+/**
+ * partAnswer packs a part's series, rendered as strings (answerJson's matrixSeriesJson), into one
+ * UTF-8 buffer. The query threads render bytes directly (src/query/render/matrixBytes.ts); this is
+ * the string path their tests and loadtest/micro/points.bench.ts compare with.
+ */
 export function partAnswer(labels: Labels[], series: readonly string[], warnings: string[], infos: string[]): PartAnswer {
   const offs = new Uint32Array(series.length + 1);
   for (let i = 0; i < series.length; i++) offs[i + 1] = offs[i]! + Buffer.byteLength(series[i]!, 'utf8');
