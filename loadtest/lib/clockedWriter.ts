@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { patchBody, type DataSet, type Template } from './queryLoad.js';
+import { Lanes } from './lanes.js';
 
 /** ClockedWriterOptions shape the load. */
 export interface ClockedWriterOptions {
@@ -91,9 +92,7 @@ export class ClockedWriter {
     const pool = new Pool(u.origin, { connections: this.o.concurrency, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
     const nb = this.tpls.length;
     const intervalMs = ((this.tpls[0] as Template).ids.length * 1000) / this.o.rate;
-    const chain: Array<Promise<void> | undefined> = new Array(nb);
-    let inflight = 0;
-    let slotFree: (() => void) | undefined;
+    const lanes = new Lanes(this.o.concurrency, nb);
     let ts = NaN;
     const start = now();
     for (let j = 0; !this.stopped; j++) {
@@ -101,9 +100,9 @@ export class ClockedWriter {
       const wait = due - now();
       if (wait > 0) await sleep(wait);
       if (this.stopped) break;
-      if (inflight >= this.o.concurrency) {
+      if (lanes.full) {
         this.late++;
-        await new Promise<void>((r) => { slotFree = r; });
+        await lanes.slot();
       }
       const b = j % nb;
       if (b === 0) {
@@ -111,19 +110,11 @@ export class ClockedWriter {
         this.jump = undefined;
         this.steps.push(ts);
       }
-      inflight++;
       const tpl = this.tpls[b] as Template;
       const t = ts;
-      const prev = chain[b];
-      const run = (prev ? prev.then(() => this.send(pool, u.pathname, tpl, t, due)) : this.send(pool, u.pathname, tpl, t, due)).finally(() => {
-        inflight--;
-        const f = slotFree;
-        slotFree = undefined;
-        f?.();
-      });
-      chain[b] = run;
+      lanes.run(b, () => this.send(pool, u.pathname, tpl, t, due));
     }
-    await Promise.all(chain.filter((p): p is Promise<void> => p !== undefined));
+    await lanes.drain();
     await pool.close().catch(() => undefined);
   }
 

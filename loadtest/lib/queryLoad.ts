@@ -11,6 +11,7 @@ import { uncompressSync } from 'snappy';
 import { Pool } from 'undici';
 import { mulberry32 } from '../../test/helpers/prng.js';
 import { encodeLabels, encodeRound0, ts6, type EncodedSeries } from './encode.js';
+import { Lanes } from './lanes.js';
 import { patchableSnappy } from './snappyPatch.js';
 import { LatencyHistogram } from './stats.js';
 
@@ -307,9 +308,7 @@ export async function pacedWriter(d: DataSet, tpls: Template[], o: PacedWriterOp
   const hists = o.phases.map(() => new LatencyHistogram());
   const sched = o.phases.map(() => new LatencyHistogram());
   const stats = o.phases.map(() => ({ requests: 0, samples: 0, late: 0 }));
-  const chain: Array<Promise<void> | undefined> = new Array(nb);
-  let inflight = 0;
-  let slotFree: (() => void) | undefined;
+  const lanes = new Lanes(o.concurrency, nb);
   let failure: Error | undefined;
   let phase = 0;
   const phaseOf = (t: number): number => { let p = 0; while (p < bounds.length && t >= (bounds[p] as number)) p++; return p; };
@@ -335,24 +334,15 @@ export async function pacedWriter(d: DataSet, tpls: Template[], o: PacedWriterOp
     if (due > now) await sleep(due - now);
     const p = phaseOf(performance.now());
     if (p !== phase) { phase = p; if (p < o.phases.length) o.onPhase?.(p); }
-    if (inflight >= o.concurrency) {
+    if (lanes.full) {
       if (p < stats.length) (stats[p] as { late: number }).late++;
-      await new Promise<void>((r) => { slotFree = r; });
+      await lanes.slot();
     }
-    inflight++;
-    const b = j % nb;
-    const prev = chain[b];
-    const run = (prev ? prev.then(() => send(j, due)) : send(j, due)).catch((err: unknown) => {
+    lanes.run(j % nb, () => send(j, due).catch((err: unknown) => {
       failure ??= err instanceof Error ? err : new Error(String(err));
-    }).finally(() => {
-      inflight--;
-      const f = slotFree;
-      slotFree = undefined;
-      f?.();
-    });
-    chain[b] = run;
+    }));
   }
-  await Promise.all(chain.filter((p): p is Promise<void> => p !== undefined));
+  await lanes.drain();
   await pool.close().catch(() => undefined);
   if (failure) throw failure;
   return o.phases.map((s, p) => {
