@@ -8,12 +8,16 @@
  * Thanos Receive's StoreAPI presents them; matchers on them are decided here.
  *
  * TenantQuerier is the PromQL engine's storage (src/query/promql/storage.ts) over a TenantSource
- * in the same thread; query workers use RemoteQuerier (src/query/worker.ts) instead.
+ * in the same thread; query workers use RemoteQuerier (src/query/worker.ts) instead, over gather():
+ * the heads' series as refs, which the query thread reads from shared memory itself
+ * (src/query/headSelect.ts), so that copying their chunks does not run on the main thread.
  */
 import { compileMatcher, type Matcher } from '../model/matchers.js';
 import { tenantExternalLabels, type Labels } from '../model/labels.js';
 import { SeriesSetBuilder, decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
 import type { ShardPool } from '../shards/pool.js';
+import type { MessagePort } from 'node:worker_threads';
+import { addHeadSeries, type Gathered, type HeadRefs } from './headSelect.js';
 import type { BlockSet } from './blockSet.js';
 import type { PeerReads } from './peerReads.js';
 import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
@@ -42,28 +46,39 @@ export class TenantSource {
     this.ext = tenantExternalLabels(opts.externalLabels, opts.tenantLabelName, tenant);
   }
 
-  /** select gathers the chunks overlapping [mint, maxt] of every series matching all matchers. */
-  async select(matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
-    const drop = this.opts.replicaLabels ?? [];
-    const set = new SeriesSetBuilder({ external: this.ext, drop });
+  /**
+   * matchersLeft decides the matchers on external labels here: null when one fails (nothing
+   * matches), else the matchers left for the stores.
+   */
+  private matchersLeft(matchers: Matcher[]): Matcher[] | null {
     const extMap = new Map(this.ext);
     const rest: Matcher[] = [];
     for (const m of matchers) {
       const v = extMap.get(m.name);
       if (v === undefined) rest.push(m);
-      else if (!compileMatcher(m).matches(v)) return set.build();
+      else if (!compileMatcher(m).matches(v)) return null;
     }
-    // Heads: the shard names the matching refs; label blobs and chunks are copied from shared
-    // memory straight into the set. Series of the heads are distinct (dropping replica labels
-    // may make two the same: the builder then merges them).
-    const { pool } = this.opts;
-    const add = (buf: Uint8Array, off: number, len: number): number => set.addDistinctBlob(buf, off, len);
-    await Promise.all(pool.shards.map(async (sh) => {
+    return rest;
+  }
+
+  private builder(): SeriesSetBuilder {
+    return new SeriesSetBuilder({ external: this.ext, drop: this.opts.replicaLabels ?? [] });
+  }
+
+  /** headRefs asks every shard which of its series match (the shard answers; no chunk is read). */
+  private headRefs(rest: Matcher[], mint: number, maxt: number): Promise<HeadRefs[]> {
+    return Promise.all(this.opts.pool.shards.map(async (sh): Promise<HeadRefs> => {
+      const generation = sh.generation;
       const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
-      const view = sh.view;
-      for (const ref of refs) view.chunksInto(ref, mint, maxt, set.into(view.labelsInto(ref, add)));
+      return { shard: sh.index, generation, refs };
     }));
-    // Blocks: local and in the bucket.
+  }
+
+  /**
+   * addStores adds the series of the blocks (local and in the bucket) and of the peers to `set`;
+   * returns the peers' warnings.
+   */
+  private async addStores(set: SeriesSetBuilder, rest: Matcher[], mint: number, maxt: number): Promise<string[]> {
     const bs = this.opts.blocks;
     if (bs) {
       for (const b of await bs.blocks(this.opts.tenantLabelName, this.tenant, mint, maxt)) {
@@ -75,16 +90,54 @@ export class TenantSource {
       }
     }
     // Peers: their series carry their tenant and external labels already.
-    let warnings: string[] = [];
-    if (this.opts.peers) {
-      warnings = await this.opts.peers.select(this.tenant, rest, mint, maxt, (s) => {
-        const e = set.addComplete(s.labels);
-        for (const c of s.chunks) set.chunk(e, c.data, 0, c.data.length, c.minT, c.maxT);
-      });
-    }
+    if (!this.opts.peers) return [];
+    return this.opts.peers.select(this.tenant, rest, mint, maxt, (s) => {
+      const e = set.addComplete(s.labels);
+      for (const c of s.chunks) set.chunk(e, c.data, 0, c.data.length, c.minT, c.maxT);
+    });
+  }
+
+  /** select gathers the chunks overlapping [mint, maxt] of every series matching all matchers. */
+  async select(matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
+    const set = this.builder();
+    const rest = this.matchersLeft(matchers);
+    if (rest === null) return set.build();
+    // Heads: the shard names the matching refs; label blobs and chunks are copied from shared
+    // memory straight into the set. Series of the heads are distinct (dropping replica labels
+    // may make two the same: the builder then merges them).
+    const { shards } = this.opts.pool;
+    for (const h of await this.headRefs(rest, mint, maxt)) addHeadSeries(set, shards[h.shard]!.view, h.refs, mint, maxt);
+    const warnings = await this.addStores(set, rest, mint, maxt);
     const out = set.build();
     if (warnings.length > 0) out.warnings = warnings;
     return out;
+  }
+
+  /**
+   * gather is select for a query thread (src/query/headSelect.ts): the heads' matching series as
+   * refs, to be read from shared memory by that thread, and the blocks' and peers' packed.
+   */
+  async gather(matchers: Matcher[], mint: number, maxt: number): Promise<Gathered> {
+    const g: Gathered = { heads: [], rest: this.builder().build(), external: this.ext, drop: this.opts.replicaLabels ?? [] };
+    const rest = this.matchersLeft(matchers);
+    if (rest === null) return g;
+    g.heads = (await this.headRefs(rest, mint, maxt)).filter((h) => h.refs.length > 0);
+    const set = this.builder();
+    const warnings = await this.addStores(set, rest, mint, maxt);
+    g.rest = set.build();
+    if (warnings.length > 0) g.rest.warnings = warnings;
+    return g;
+  }
+
+  /** blobOf hands shard `shard`'s label blob of `ref` (in shared memory) to `f`. */
+  blobOf<T>(shard: number, ref: number, f: (buf: Uint8Array, off: number, len: number) => T): T {
+    return this.opts.pool.shards[shard]!.view.labelsInto(ref, f);
+  }
+
+  /** subscribe opens a feed of each shard's segment news for a query thread. */
+  subscribe(shards: number[]): { ports: MessagePort[]; generations: number[] } {
+    const pool = this.opts.pool.shards;
+    return { ports: shards.map((i) => pool[i]!.subscribe()), generations: shards.map((i) => pool[i]!.generation) };
   }
 }
 

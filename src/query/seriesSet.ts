@@ -174,6 +174,23 @@ export class SeriesSetBuilder implements ChunkSink {
     return i;
   }
 
+  /**
+   * addSet adds every series of a packed set whose labels are complete already (external labels
+   * set, replica labels dropped): the blocks and peers of a selection gathered in another thread.
+   * A series the set had merged from several sources stays marked so.
+   */
+  addSet(s: RawSeriesSet): void {
+    const n = seriesCount(s);
+    const { labelBytes, labelOffs, seriesChunks, chunkOffs, bytes } = s;
+    for (let i = 0; i < n; i++) {
+      const e = this.addBlob(labelBytes, labelOffs[i]!, labelOffs[i + 1]! - labelOffs[i]!, false);
+      if (s.merged[i] === 1) this.sources.set(e, this.sources.a[e]! + 1);
+      for (let c = seriesChunks[i]!; c < seriesChunks[i + 1]!; c++) {
+        this.chunk(e, bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, s.chunkMinT?.[c] ?? NaN, s.chunkMaxT?.[c] ?? NaN);
+      }
+    }
+  }
+
   /** keyIndex builds (once) the index of the series listed so far by label blob. */
   private keyIndex(): Map<string, number> {
     if (this.byKey === undefined) {

@@ -17,6 +17,7 @@
 import { LABEL_SEP, compareLabels, type Labels } from '../model/labels.js';
 import { answerEnvelope } from './answerJson.js';
 import { seriesCount, type RawSeriesSet } from './seriesSet.js';
+import type { Gathered } from './headSelect.js';
 
 /** MIN_PART_SERIES is the fewest series worth a part of their own. */
 export const MIN_PART_SERIES = 32;
@@ -67,28 +68,96 @@ export function splitWays(set: RawSeriesSet, threads: number): number {
   return Math.max(1, Math.min(threads, bySeries, byBytes));
 }
 
-/** partOf returns the part (of `ways`) of series i: a hash of its label blob without `__` labels. */
-function partOf(set: RawSeriesSet, i: number, ways: number): number {
-  const b = set.labelBytes;
-  const end = set.labelOffs[i + 1]!;
-  let p = set.labelOffs[i]!;
+/**
+ * gatheredWays is splitWays for a selection whose head series are still refs (their chunk bytes
+ * are read by the query threads): the head series count by number alone, each taken as worth
+ * the bytes of a full part's share (a head series of a range query holds up to 2-3 h of samples).
+ */
+export function gatheredWays(g: Gathered, threads: number): number {
+  let heads = 0;
+  for (const h of g.heads) heads += h.refs.length;
+  const series = heads + seriesCount(g.rest);
+  const bytes = g.rest.bytes.length + heads * (MIN_PART_BYTES / MIN_PART_SERIES);
+  return Math.max(1, Math.min(threads, Math.floor(series / MIN_PART_SERIES), Math.floor(bytes / MIN_PART_BYTES)));
+}
+
+/**
+ * partitionGathered cuts a gathered selection into `ways` by the same hash as partitionSet: the
+ * head refs by their label blobs (read through `blobOf`, which hands shard `shard`'s blob of
+ * `ref` to the callback), the rest (blocks, peers) by partitionSet.
+ */
+export function partitionGathered(
+  g: Gathered, ways: number,
+  blobOf: (shard: number, ref: number, f: (buf: Uint8Array, off: number, len: number) => number) => number,
+): Gathered[] {
+  const skip = skipNames(g.external, g.drop);
+  const rests = partitionSet(g.rest, ways, skip);
+  const out: Gathered[] = rests.map((rest) => ({ heads: [], rest, external: g.external, drop: g.drop }));
+  const part = (buf: Uint8Array, off: number, len: number): number => partOfBlob(buf, off, off + len, ways, skip);
+  for (const h of g.heads) {
+    const lists = Array.from({ length: ways }, () => new Int32Array(h.refs.length));
+    const counts = new Uint32Array(ways);
+    for (const ref of h.refs) {
+      const w = blobOf(h.shard, ref, part);
+      lists[w]![counts[w]!++] = ref;
+    }
+    for (let w = 0; w < ways; w++) {
+      if (counts[w]! > 0) out[w]!.heads.push({ shard: h.shard, generation: h.generation, refs: lists[w]!.slice(0, counts[w]!) });
+    }
+  }
+  return out;
+}
+
+/** gatheredCount is the number of series in a gathered selection (a series in a head and a block counts twice). */
+export function gatheredCount(g: Gathered): number {
+  let n = seriesCount(g.rest);
+  for (const h of g.heads) n += h.refs.length;
+  return n;
+}
+
+/**
+ * partOfBlob returns the part (of `ways`) of the series whose label blob is buf[from, to): a hash
+ * of its labels but those whose name starts with `__` or is one of `skip` (names as bytes).
+ */
+export function partOfBlob(buf: Uint8Array, from: number, to: number, ways: number, skip: readonly Uint8Array[] = []): number {
+  let p = from;
   let h = 0x811c9dc5;
-  while (p < end) {
+  while (p < to) {
     let q = p;
-    while (b[q] !== LABEL_SEP) q++;
+    while (buf[q] !== LABEL_SEP) q++;
     let r = q + 1;
-    while (b[r] !== LABEL_SEP) r++;
-    // A name starting with "__" (0x5f 0x5f) is left out of the hash.
-    if (!(q - p >= 2 && b[p] === 0x5f && b[p + 1] === 0x5f)) {
-      for (let k = p; k <= r; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+    while (buf[r] !== LABEL_SEP) r++;
+    // A name starting with "__" (0x5f 0x5f) is left out of the hash, as are the skipped names.
+    if (!(q - p >= 2 && buf[p] === 0x5f && buf[p + 1] === 0x5f) && !isSkipped(buf, p, q, skip)) {
+      for (let k = p; k <= r; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
     }
     p = r + 1;
   }
   return (h >>> 0) % ways;
 }
 
+function isSkipped(buf: Uint8Array, from: number, to: number, skip: readonly Uint8Array[]): boolean {
+  outer: for (const n of skip) {
+    if (n.length !== to - from) continue;
+    for (let k = 0; k < n.length; k++) if (n[k] !== buf[from + k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * skipNames encodes the label names a part hash leaves out besides `__` ones: the external labels
+ * (the same on every series of a tenant, but not yet in a head's blob) and the replica labels
+ * (dropped from the set's series, still in the head's blob). A series read from a head and from
+ * a block then lands in the same part.
+ */
+export function skipNames(external: Labels, drop: readonly string[]): Uint8Array[] {
+  const enc = new TextEncoder();
+  return [...external.map(([n]) => n), ...drop].map((n) => enc.encode(n));
+}
+
 /** partitionSet cuts `set` into `ways` sets (see the header); each has its own buffers. */
-export function partitionSet(set: RawSeriesSet, ways: number): RawSeriesSet[] {
+export function partitionSet(set: RawSeriesSet, ways: number, skip: readonly Uint8Array[] = []): RawSeriesSet[] {
   const n = seriesCount(set);
   const part = new Uint8Array(n);
   const series = new Uint32Array(ways);
@@ -96,7 +165,7 @@ export function partitionSet(set: RawSeriesSet, ways: number): RawSeriesSet[] {
   const chunkBytes = new Uint32Array(ways);
   const labelBytes = new Uint32Array(ways);
   for (let i = 0; i < n; i++) {
-    const w = partOf(set, i, ways);
+    const w = partOfBlob(set.labelBytes, set.labelOffs[i]!, set.labelOffs[i + 1]!, ways, skip);
     part[i] = w;
     series[w]!++;
     const c0 = set.seriesChunks[i]!;

@@ -1,13 +1,15 @@
 /**
  * Query worker (a piscina task): evaluates one PromQL query off the main thread, so a heavy query
  * neither stalls the admin endpoints (/metrics, probes) nor waits behind another query. The
- * engine's selects go back over the task's MessagePort to the main thread, which gathers the raw
- * chunks (src/query/querier.ts TenantSource) and transfers them; decoding, evaluation and the JSON
+ * engine's selects go back over the task's MessagePort to the main thread, which answers with the
+ * heads' matching refs and the blocks' and peers' raw chunks (src/query/querier.ts TenantSource
+ * gather); this thread copies the head series out of shared memory itself, through its feeds of
+ * the shards' segment news (src/query/headSelect.ts); decoding, evaluation and the JSON
  * rendering of the answer happen here (a range query's points printed by WebAssembly:
  * src/query/render/). A series-local range query says so with its select; the main thread may
  * then split the selection (src/query/split.ts): this thread gets one part with the reply, other
  * threads get the other parts with their task, and each answers its series rendered one by one
- * for the main thread to merge. Touches nothing but its port.
+ * for the main thread to merge. Touches its port and, read-only, the shards' shared memory.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
@@ -18,7 +20,9 @@ import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
 import { answerBytes, renderMatrixPart } from './render/matrixBytes.js';
 import type { PartAnswer, PartInfo } from './split.js';
-import { decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
+import { decodeSeriesSet } from './seriesSet.js';
+import { assemble, type Gathered, type Subscriber } from './headSelect.js';
+import { HeadFeeds } from '../sharedmem/headFeed.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
@@ -52,24 +56,36 @@ export interface QueryTask {
   lookbackDelta: number;
   maxSamples: number;
   timeoutMs: number;
-  /** port carries the selects to the main thread; absent for a part given with the task. */
+  /** port carries the selects (and requests for head feeds) to the main thread. */
   port?: MessagePort;
-  /** part is one part of a split query, selected already (its one select is answered with it). */
-  part?: { info: PartInfo; set: RawSeriesSet };
+  /** part is one part of a split query, gathered already (its one select is answered with it). */
+  part?: { info: PartInfo; gathered: Gathered };
 }
 
 /**
  * SelectRequest asks the main thread for one selector's series; `splittable` says the query is a
  * series-local range query (src/query/promql/seriesLocal.ts), whose selection may be split.
  */
-export interface SelectRequest { id: number; matchers: Matcher[]; mint: number; maxt: number; splittable: boolean }
+export interface SelectRequest { type: 'select'; id: number; matchers: Matcher[]; mint: number; maxt: number; splittable: boolean }
+
+/** SubscribeRequest asks for feeds of the shards' segment news (src/query/headSelect.ts). */
+export interface SubscribeRequest { type: 'subscribe'; id: number; shards: number[] }
+
+/** TaskRequest is what a task's thread sends on its port. */
+export type TaskRequest = SelectRequest | SubscribeRequest;
 
 /**
- * SelectReply answers a SelectRequest with a set or a failure already mapped to a status; `part`
- * says the set is one part of a split selection (the other parts went to other threads).
+ * SelectReply answers a SelectRequest with a gathered selection (head refs, blocks and peers
+ * packed) or a failure already mapped to a status; `part` says it is one part of a split
+ * selection (the other parts went to other threads).
  */
 export type SelectReply =
-  | { id: number; set: RawSeriesSet; part?: PartInfo }
+  | { id: number; gathered: Gathered; part?: PartInfo }
+  | { id: number; error: QueryFailure };
+
+/** SubscribeReply answers a SubscribeRequest: a port per shard asked, and the generation it feeds. */
+export type SubscribeReply =
+  | { id: number; ports: MessagePort[]; generations: number[] }
   | { id: number; error: QueryFailure };
 
 /**
@@ -91,32 +107,48 @@ class FailureError extends Error {
   }
 }
 
+/**
+ * feeds are this thread's feeds of the shards' heads, kept from query to query (a thread opens
+ * them on its first query and again after a shard restarts).
+ */
+const feeds = new HeadFeeds();
+
 /** RemoteQuerier asks the main thread for selections over the task's port (or has its part already). */
 class RemoteQuerier implements Querier {
   private readonly port: MessagePort | undefined;
   private readonly splittable: boolean;
-  private given: RawSeriesSet | undefined;
+  private given: Gathered | undefined;
   /** part is set when this thread evaluates one part of a split query. */
   part: PartInfo | undefined;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (s: RawSeriesSet) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (m: SelectReply | SubscribeReply) => void; reject: (e: Error) => void }>();
   /** Warnings the selections came with (peers that could not be read). */
   readonly warnings: string[] = [];
+  private readonly subscribe: Subscriber = async (shards) => {
+    const r = await this.ask({ type: 'subscribe', id: this.nextId++, shards }) as SubscribeReply;
+    if ('error' in r) throw new FailureError(r.error);
+    return r;
+  };
 
   constructor(task: QueryTask, splittable: boolean) {
     this.port = task.port;
     this.splittable = splittable;
-    this.given = task.part?.set;
+    this.given = task.part?.gathered;
     this.part = task.part?.info;
-    task.port?.on('message', (m: SelectReply) => {
+    task.port?.on('message', (m: SelectReply | SubscribeReply) => {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;
       this.waiting.delete(m.id);
-      if ('error' in m) w.reject(new FailureError(m.error));
-      else {
-        if (m.part) this.part = m.part;
-        w.resolve(m.set);
-      }
+      w.resolve(m);
+    });
+  }
+
+  private ask(m: TaskRequest): Promise<SelectReply | SubscribeReply> {
+    const port = this.port;
+    if (port === undefined) return Promise.reject(new Error('query: no port to the main thread'));
+    return new Promise((resolve, reject) => {
+      this.waiting.set(m.id, { resolve, reject });
+      port.postMessage(m);
     });
   }
 
@@ -126,20 +158,18 @@ class RemoteQuerier implements Querier {
   }
 
   async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
-    let set: RawSeriesSet;
+    let g: Gathered;
     if (this.given !== undefined) {
       // A split query has one selector: its part came with the task.
-      set = this.given;
+      g = this.given;
       this.given = undefined;
     } else {
-      const port = this.port;
-      if (port === undefined) throw new Error('query part: a second select without a port');
-      const id = this.nextId++;
-      set = await new Promise<RawSeriesSet>((resolve, reject) => {
-        this.waiting.set(id, { resolve, reject });
-        port.postMessage({ id, matchers, mint, maxt, splittable: this.splittable } satisfies SelectRequest);
-      });
+      const r = await this.ask({ type: 'select', id: this.nextId++, matchers, mint, maxt, splittable: this.splittable }) as SelectReply;
+      if ('error' in r) throw new FailureError(r.error);
+      if (r.part) this.part = r.part;
+      g = r.gathered;
     }
+    const set = await assemble(feeds, g, mint, maxt, this.subscribe);
     if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
     return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
   }

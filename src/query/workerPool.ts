@@ -1,8 +1,10 @@
 /**
  * QueryPool runs PromQL queries in piscina worker threads (src/query/worker.ts). Each query gets a
  * MessageChannel: the worker sends its selects over it and this side, on the main thread, answers
- * them from a TenantSource (shared-memory heads and blocks) with raw chunks transferred, not
- * copied. A series-local range query whose selection is large is split over the free threads
+ * them from a TenantSource: the heads' matching series as refs, which the worker reads from shared
+ * memory itself (src/query/headSelect.ts; a worker without a feed of a shard asks for one on the
+ * same port), and the blocks' and peers' series as raw chunks, transferred, not copied. A
+ * series-local range query whose selection is large is split over the free threads
  * (src/query/split.ts) and its parts' answers merged here. Threads start on demand and leave
  * after a minute idle; a task goes to an idle thread, or to a new one while the pool may grow,
  * before it shares a busy thread.
@@ -11,10 +13,11 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { queryFailure, type QueryFailure } from './httpApi.js';
-import { seriesCount, transferList } from './seriesSet.js';
-import { mergeParts, partBudget, partitionSet, splitWays, type PartAnswer } from './split.js';
+import { transferList } from './seriesSet.js';
+import { gatheredTransfer, type Gathered } from './headSelect.js';
+import { gatheredCount, gatheredWays, mergeParts, partBudget, partitionGathered, type PartAnswer } from './split.js';
 import type { TenantSource } from './querier.js';
-import type { QueryAnswer, QueryTask, QueryWorkerData, SelectReply, SelectRequest } from './worker.js';
+import type { QueryAnswer, QueryTask, QueryWorkerData, SelectReply, SelectRequest, SubscribeReply, TaskRequest } from './worker.js';
 import type { CpuPriority } from '../util/thread.js';
 
 /** QueryPoolOptions configures the pool and the engine in each worker. */
@@ -53,6 +56,28 @@ export type PoolAnswer = { body: Uint8Array } | { error: QueryFailure };
 
 /** TOO_MANY_SAMPLES starts the engine's error for a query over --query.max-samples. */
 const TOO_MANY_SAMPLES = 'query processing would load too many samples';
+
+/**
+ * serveTask answers one task's port: its selects (gathered from `source`, then handed to
+ * `onSelect`, which replies) and its threads' requests for head feeds.
+ */
+function serveTask(port: MessagePort, source: TenantSource, onSelect: (m: SelectRequest, g: Gathered) => void): void {
+  port.on('message', (m: TaskRequest) => {
+    if (m.type === 'subscribe') {
+      try {
+        const { ports, generations } = source.subscribe(m.shards);
+        port.postMessage({ id: m.id, ports, generations } satisfies SubscribeReply, ports);
+      } catch (e) {
+        port.postMessage({ id: m.id, error: queryFailure(e) } satisfies SubscribeReply);
+      }
+      return;
+    }
+    source.gather(m.matchers, m.mint, m.maxt).then(
+      (g) => onSelect(m, g),
+      (e: unknown) => port.postMessage({ id: m.id, error: queryFailure(e) } satisfies SelectReply),
+    );
+  });
+}
 
 /** QueryPool evaluates queries in worker threads. */
 export class QueryPool {
@@ -95,27 +120,32 @@ export class QueryPool {
     const began = performance.now();
     const { port1, port2 } = new MessageChannel();
     const parts: Promise<QueryAnswer>[] = [];
-    port2.on('message', (m: SelectRequest) => {
-      source.select(m.matchers, m.mint, m.maxt).then(
-        (set) => {
-          const ways = mayPart && m.splittable && parts.length === 0 ? splitWays(set, this.freeThreads()) : 1;
-          if (ways < 2) {
-            port2.postMessage({ id: m.id, set } satisfies SelectReply, transferList(set));
-            return;
-          }
-          const sets = partitionSet(set, ways);
-          const all = seriesCount(set);
-          const info = (w: number) => ({ index: w, count: ways, maxSamples: partBudget(this.opts.maxSamples, seriesCount(sets[w]!), all) });
-          for (let w = 1; w < ways; w++) {
-            const timeoutMs = Math.max(1, this.opts.timeoutMs - (performance.now() - began));
-            const task: QueryTask = { query, start, end, step, ...this.engineOptions(), timeoutMs, part: { info: info(w), set: sets[w]! } };
-            parts.push(this.task(task, transferList(sets[w]!)).catch((e: unknown) => ({ error: queryFailure(e) })));
-          }
-          port2.postMessage({ id: m.id, set: sets[0]!, part: info(0) } satisfies SelectReply, transferList(sets[0]!));
-        },
-        (e: unknown) => port2.postMessage({ id: m.id, error: queryFailure(e) } satisfies SelectReply),
-      );
-    });
+    const opened: MessagePort[] = [port2];
+    const onSelect = (m: SelectRequest, g: Gathered): void => {
+      const ways = mayPart && m.splittable && parts.length === 0 ? gatheredWays(g, this.freeThreads()) : 1;
+      if (ways < 2) {
+        port2.postMessage({ id: m.id, gathered: g } satisfies SelectReply, gatheredTransfer(g, transferList(g.rest)));
+        return;
+      }
+      const split = partitionGathered(g, ways, (shard, ref, f) => source.blobOf(shard, ref, f));
+      const all = gatheredCount(g);
+      const info = (w: number) => ({ index: w, count: ways, maxSamples: partBudget(this.opts.maxSamples, gatheredCount(split[w]!), all) });
+      for (let w = 1; w < ways; w++) {
+        const timeoutMs = Math.max(1, this.opts.timeoutMs - (performance.now() - began));
+        // A part's thread reads its head series itself and may need feeds: it asks on its own port.
+        const { port1: partPort, port2: partServe } = new MessageChannel();
+        opened.push(partServe);
+        serveTask(partServe, source, (pm) => {
+          partServe.postMessage({ id: pm.id, error: queryFailure(new Error('query part: a second select')) } satisfies SelectReply);
+        });
+        const gw = split[w]!;
+        const task: QueryTask = { query, start, end, step, ...this.engineOptions(), timeoutMs, port: partPort, part: { info: info(w), gathered: gw } };
+        parts.push(this.task(task, [...gatheredTransfer(gw, transferList(gw.rest)), partPort]).catch((e: unknown) => ({ error: queryFailure(e) })));
+      }
+      const g0 = split[0]!;
+      port2.postMessage({ id: m.id, gathered: g0, part: info(0) } satisfies SelectReply, gatheredTransfer(g0, transferList(g0.rest)));
+    };
+    serveTask(port2, source, onSelect);
     let first: QueryAnswer;
     try {
       first = await this.task({ query, start, end, step, port: port1, ...this.engineOptions() }, [port1]);
@@ -126,7 +156,12 @@ export class QueryPool {
       if ('part' in first) return { error: queryFailure(new Error('query part: a part answer from a whole query')) };
       return first;
     }
-    const answers = [first, ...(await Promise.all(parts))];
+    let answers: QueryAnswer[];
+    try {
+      answers = [first, ...(await Promise.all(parts))];
+    } finally {
+      for (const p of opened) p.close();
+    }
     const got: PartAnswer[] = [];
     for (const a of answers) {
       if ('error' in a) return { ...a, split: true };
@@ -138,7 +173,7 @@ export class QueryPool {
   }
 
   /** task gives one task to the pool, counted in inFlight while it runs. */
-  private async task(task: QueryTask, transfer: ArrayBuffer[] | [MessagePort]): Promise<QueryAnswer> {
+  private async task(task: QueryTask, transfer: (ArrayBuffer | MessagePort)[]): Promise<QueryAnswer> {
     this.inFlight++;
     try {
       return await this.pool.run(task, { transferList: transfer });

@@ -3,15 +3,16 @@
  * gateway threads, which write batches, see link.ts), supervises the threads, forwards control
  * queries and reads their statistics.
  */
-import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { workerExecArgv } from '../util/profile.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { createRingBuffers, type RingBuffers } from '../sharedmem/ring.js';
 import { RingCtl, SHARD_CTL_BYTES, ShardCtl, ShardState, STAT_BYTES, StatSlot } from '../sharedmem/layout.js';
 import { HeadView } from '../sharedmem/headView.js';
+import { HeadFeed } from '../sharedmem/headFeed.js';
 import { ErrorCode, SluiceError, fromWire } from '../errors.js';
-import type { FromShard, SegmentNews, ShardInit, ShardQuery, ToShard } from './protocol.js';
+import type { FromShard, ShardInit, ShardQuery, ToShard } from './protocol.js';
 import type { SelectQuery } from './headRead.js';
 import type { Labels } from '../model/labels.js';
 
@@ -56,6 +57,11 @@ export class Shard {
   readonly stats: Float64Array<SharedArrayBuffer>;
   /** The running thread's head, readable from this thread; replaced when the thread is. */
   view = new HeadView();
+  /**
+   * generation numbers the shard's threads (1 for the first, +1 per replacement): refs and
+   * segment feeds are only valid within the generation that handed them out.
+   */
+  generation = 0;
   worker!: Worker;
   /** Threads that died and were replaced. */
   restarts = 0;
@@ -107,26 +113,13 @@ export class Shard {
 
   /** spawn starts a shard thread (a replacement when `restart`). */
   private spawn(restart: boolean): void {
-    const view = new HeadView();
-    this.view = view;
+    this.generation++;
     this.startedAt = performance.now();
     // Segment news come on their own port, so that a reader can take them synchronously when it
-    // meets a segment it does not know yet (HeadView's refresh), while this thread is busy.
+    // meets a segment it does not know yet (HeadFeed), while this thread is busy.
     const { port1: news, port2: newsForShard } = new MessageChannel();
-    const apply = (m: SegmentNews): void => {
-      if (m.type === 'segment') view.addSegment(m.kind, m.index, m.sab);
-      else view.arena.dropSegment(m.index);
-    };
-    news.on('message', apply);
-    news.unref();
-    view.setRefresh(() => {
-      let got = false;
-      for (let r = receiveMessageOnPort(news); r !== undefined; r = receiveMessageOnPort(news)) {
-        apply(r.message as SegmentNews);
-        got = true;
-      }
-      return got;
-    });
+    const feed = new HeadFeed(news, true);
+    this.view = feed.view;
     const worker = new Worker(fileURLToPath(new URL('./worker.js', import.meta.url)), {
       workerData: { ...this.init, restart, minValidT: this.minValidT, segments: newsForShard } satisfies ShardInit,
       transferList: [newsForShard],
@@ -136,7 +129,7 @@ export class Shard {
       env: process.env,
     });
     this.worker = worker;
-    worker.once('exit', () => news.close());
+    worker.once('exit', () => feed.close());
     worker.on('message', (m: FromShard) => {
       switch (m.type) {
         case 'ready':
@@ -193,6 +186,18 @@ export class Shard {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`shard thread exited with code ${code}`)));
+  }
+
+  /**
+   * subscribe opens one more feed of this shard's segment news, for a reader in another thread
+   * (src/sharedmem/headFeed.ts; transfer the port there and open HeadFeed(port, false) on it). It
+   * belongs to the current generation and closes when that thread ends.
+   */
+  subscribe(): MessagePort {
+    if (this.failed) throw new SluiceError(ErrorCode.Unavailable, `shard ${this.index} is unavailable`);
+    const { port1, port2 } = new MessageChannel();
+    this.worker.postMessage({ type: 'subscribe', port: port2 } satisfies ToShard, [port2]);
+    return port1;
   }
 
   /** ringUsed returns the bytes waiting in all of this shard's rings. */

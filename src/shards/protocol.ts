@@ -31,10 +31,21 @@ export interface ShardInit {
   segments: MessagePort;
 }
 
-/** SegmentNews tells the readers of a shard's head that a segment was added or dropped. */
+/**
+ * SegmentNews tells the readers of a shard's head that a segment was added or dropped. A reader
+ * that subscribed late (Subscribe) is first sent every live segment, then `caughtUp`.
+ */
 export type SegmentNews =
   | { type: 'segment'; kind: 'series' | 'arena'; index: number; sab: SharedArrayBuffer }
-  | { type: 'dropSegment'; index: number };
+  | { type: 'dropSegment'; index: number }
+  | { type: 'caughtUp' };
+
+/**
+ * Subscribe gives the shard one more reader's news port (a query or cut thread, see
+ * src/sharedmem/headFeed.ts): the shard sends it every live segment, `caughtUp`, then the same
+ * news as every other reader, until the port closes.
+ */
+export interface Subscribe { type: 'subscribe'; port: MessagePort }
 
 /** Queries the main thread sends; answered with a ShardReply of the same id. */
 export type ShardQuery =
@@ -61,7 +72,7 @@ export interface CutStarted {
 }
 
 /** Messages to a shard. */
-export type ToShard = ShardQuery | { type: 'stop' };
+export type ToShard = ShardQuery | Subscribe | { type: 'stop' };
 
 /** Messages from a shard. */
 export type FromShard =

@@ -22,13 +22,15 @@ import { HeadView } from '../sharedmem/headView.js';
 import { toWire } from '../errors.js';
 import type { CutStarted, FromShard, SegmentNews, ShardInit, ToShard } from './protocol.js';
 import { truncateSteps } from './headTruncate.js';
+import { NewsBroadcast } from './segmentNews.js';
 import type { TenantSeriesQuery } from './pool.js';
 
 const init = workerData as ShardInit;
 nameThread(`sluice-shard-${init.index}`);
 const port = parentPort!;
 const post = (m: FromShard): void => port.postMessage(m);
-const news = (m: SegmentNews): void => init.segments.postMessage(m);
+const broadcast = new NewsBroadcast(init.segments);
+const news = (m: SegmentNews): void => broadcast.send(m);
 
 // The shard reads labels for queries through the same segments other threads are sent.
 const view = new HeadView();
@@ -249,6 +251,10 @@ function handle(m: ToShard | TenantSeriesQuery): void {
     Atomics.add(ctl, ShardCtl.WAKE, 1);
     // Notify unconditionally: stopping is rare and must not wait for the 1 s timeout.
     Atomics.notify(ctl, ShardCtl.WAKE);
+    return;
+  }
+  if (m.type === 'subscribe') {
+    broadcast.subscribe(m.port, head);
     return;
   }
   try {

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { parseExpr } from '../../src/query/promql/parse.js';
 import { isSeriesLocal } from '../../src/query/promql/seriesLocal.js';
 import { SeriesSetBuilder, seriesCount, seriesLabels, type RawSeriesSet } from '../../src/query/seriesSet.js';
-import { mergeParts, partAnswer, partBudget, partitionSet, splitWays } from '../../src/query/split.js';
+import { gatheredWays, mergeParts, partAnswer, partBudget, partitionGathered, partitionSet, splitWays } from '../../src/query/split.js';
+import { encodeLabelBlob } from '../../src/model/labels.js';
+import type { Gathered } from '../../src/query/headSelect.js';
 import { Engine } from '../../src/query/promql/engine.js';
 import { TenantQuerier } from '../../src/query/querier.js';
 import type { Labels } from '../../src/model/labels.js';
@@ -81,6 +83,48 @@ test('partitionSet keeps every series with its chunks, and keeps series equal bu
   assert.equal(splitWays(setOf(all.slice(0, 40), 3), 4), 1);
   assert.equal(partBudget(1000, 1, 3), 334);
 });
+
+test('partitionGathered puts a head series and the same series from a block in the same part', () => {
+  const external: Labels = [['region', 'eu'], ['tenant_id', 't']];
+  const drop = ['replica'];
+  // Head blobs lack the external labels and still carry the replica label; the blocks' set has
+  // them set and dropped (as TenantSource builds it).
+  const heads: Labels[] = [];
+  const blocks: Labels[] = [];
+  for (let i = 0; i < 300; i++) {
+    heads.push([['__name__', 'x'], ['i', String(i)], ['replica', `r${i % 2}`]]);
+    if (i % 3 === 0) blocks.push([['__name__', 'x'], ['i', String(i)]]);
+  }
+  const rb = new SeriesSetBuilder({ external, drop });
+  blocks.forEach((ls, k) => b2(rb, ls, k));
+  const blobs = heads.map((ls) => encodeLabelBlob(ls));
+  const g: Gathered = { heads: [{ shard: 0, generation: 1, refs: Int32Array.from(heads.keys()) }], rest: rb.build(), external, drop };
+  const parts = partitionGathered(g, 3, (_shard, ref, f) => f(blobs[ref]!, 0, blobs[ref]!.length));
+  assert.equal(parts.length, 3);
+  const partOfHead = new Map<string, number>();
+  let headTotal = 0;
+  parts.forEach((p, w) => {
+    for (const h of p.heads) for (const ref of h.refs) { partOfHead.set(String(ref), w); headTotal++; }
+  });
+  assert.equal(headTotal, heads.length);
+  let restTotal = 0;
+  parts.forEach((p, w) => {
+    assert.ok(p.heads[0]!.refs.length > 50, `part ${w} has ${p.heads[0]!.refs.length} head series`);
+    for (let k = 0; k < seriesCount(p.rest); k++) {
+      const i = seriesLabels(p.rest, k).find(([n]) => n === 'i')![1];
+      assert.equal(partOfHead.get(i), w, `series i=${i}: head in part ${partOfHead.get(i)}, block in part ${w}`);
+      restTotal++;
+    }
+  });
+  assert.equal(restTotal, blocks.length);
+  assert.equal(gatheredWays(g, 4), 4);
+  assert.equal(gatheredWays({ ...g, heads: [{ shard: 0, generation: 1, refs: new Int32Array(40) }], rest: new SeriesSetBuilder().build() }, 4), 1);
+});
+
+function b2(b: SeriesSetBuilder, ls: Labels, k: number): void {
+  const e = b.add(ls);
+  b.chunk(e, Uint8Array.of(k & 255, 1, 2), 0, 3, 0, 999);
+}
 
 test('mergeParts interleaves the parts in label order and keeps each annotation once', () => {
   const l = (v: string): Labels => [['i', v]];

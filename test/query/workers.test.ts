@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { startNode, write, series, getJson, type TestNode } from '../helpers/node.js';
 import { Engine } from '../../src/query/promql/engine.js';
 import { TenantQuerier } from '../../src/query/querier.js';
+import { ShardCtl, ShardState } from '../../src/sharedmem/layout.js';
 
 const T0 = 1_700_000_000_000;
 const STEP = 15_000;
@@ -73,6 +74,37 @@ test('queries evaluated in worker threads equal the in-process engine; errors ke
     // The worker survives errors: the next query is answered.
     const ok = await getJson(`${n.httpUrl}/api/v1/query?query=count(wq)&time=${end / 1000}`);
     assert.deepEqual((ok.body.data as { result: { value: [number, string] }[] }).result[0]!.value, [end / 1000, String(SERIES)]);
+  } finally {
+    await n.stop();
+  }
+});
+
+test('query threads read the heads themselves, and read them again after a shard thread is replaced', async () => {
+  const n = await startNode(['--receive.shards=2', '--receive.gateways=1', '--query.workers=1'], { shardRestartMinMs: 200 });
+  try {
+    await load(n);
+    const end = T0 + SAMPLES * STEP;
+    const q = `/api/v1/query_range?query=${encodeURIComponent('sum by (job) (rate(wq[5m]))')}&start=${(T0 + 600_000) / 1000}&end=${end / 1000}&step=60`;
+    const before = await getJson(`${n.httpUrl}${q}`);
+    assert.equal(before.status, 200, JSON.stringify(before.body));
+    assert.equal((before.body.data as { result: unknown[] }).result.length, 3);
+    // The query thread opened its own feed of each shard's segment news.
+    const shard = n.node.pool.shards[1]!;
+    const gen = shard.generation;
+    await shard.worker.terminate();
+    const deadline = Date.now() + 20_000;
+    while ((shard.generation === gen || Atomics.load(shard.ctl, ShardCtl.STATE) !== ShardState.RUNNING) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(shard.generation, gen + 1, 'a new shard thread runs');
+    // Its replay is done when it answers queries: the same answer, read through a new feed.
+    let after = await getJson(`${n.httpUrl}${q}`);
+    for (let i = 0; i < 50 && after.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await getJson(`${n.httpUrl}${q}`);
+    }
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.deepEqual(after.body.data, before.body.data);
   } finally {
     await n.stop();
   }
