@@ -1,13 +1,13 @@
 /**
  * ThreadCpu samples the CPU time of a process's threads, grouped by role (the main thread, the
- * shard threads `sluice-shard-*`, the gateway threads `sluice-gw-*`, query threads, and the rest:
- * V8 and libuv helpers), so that a benchmark can say which of them was busy in a time window.
+ * shard threads `sluice-shard-*`, the gateway threads `sluice-gw-*`, query threads, the
+ * SCHED_IDLE background threads `sluice-cut` and `sluice-ckpt`, and the rest: V8 and libuv helpers), so that a benchmark can say which of them was busy in a time window.
  * Reads /proc/<pid>/task/<tid>/{stat,comm} every `intervalMs`; Linux only; touches nothing else.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
 /** THREAD_GROUPS are the roles threads are grouped by, in report order. */
-export const THREAD_GROUPS = ['main', 'shards', 'gateways', 'query', 'other'] as const;
+export const THREAD_GROUPS = ['main', 'shards', 'gateways', 'query', 'background', 'other'] as const;
 /** ThreadGroup is one of THREAD_GROUPS. */
 export type ThreadGroup = (typeof THREAD_GROUPS)[number];
 
@@ -21,6 +21,7 @@ function groupOf(pid: number, tid: number, comm: string): ThreadGroup {
   if (comm.startsWith('sluice-shard')) return 'shards';
   if (comm.startsWith('sluice-gw')) return 'gateways';
   if (comm.startsWith('sluice-query')) return 'query';
+  if (comm === 'sluice-cut' || comm === 'sluice-ckpt') return 'background';
   return 'other';
 }
 
@@ -61,7 +62,7 @@ export class ThreadCpu {
   }
 
   private sample(): void {
-    const ticks: Record<ThreadGroup, number> = { main: 0, shards: 0, gateways: 0, query: 0, other: 0 };
+    const ticks: Record<ThreadGroup, number> = { main: 0, shards: 0, gateways: 0, query: 0, background: 0, other: 0 };
     let tids: string[];
     try { tids = readdirSync(`/proc/${this.pid}/task`); } catch { return; }
     for (const e of tids) {

@@ -1,8 +1,9 @@
 /**
  * BlockCutter turns the head's oldest block range into TSDB blocks, one per tenant and range, as
  * Thanos Receive does every --tsdb.block-duration; then the shards drop those chunks and the WAL
- * is checkpointed. It runs on the main thread and reads chunks straight from the shards' shared
- * memory (HeadView), so ingestion goes on while it writes.
+ * is checkpointed. It runs on the main thread, which asks the shards which series to write; the
+ * cut thread (cutThread.ts, SCHED_IDLE) copies their chunks straight from the shards' shared
+ * memory and writes the blocks (headBlock.ts), so ingestion goes on while it writes.
  *
  * A cut up to time C (exclusive), in this order (each step is safe to crash after):
  *   1. every shard starts refusing samples older than C (409 out of bounds) and rotates its WAL,
@@ -18,12 +19,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { join } from 'node:path';
-import { writeBlock, type BlockChunk, type BlockSeries, type WrittenBlock } from './writer.js';
-import { CutSeries } from './cutSeries.js';
-import { clipChunk } from './clip.js';
+import { writeHeadBlock, type HeadBlockJob } from './headBlock.js';
 import { StatSlot } from '../sharedmem/layout.js';
-import type { Labels } from '../model/labels.js';
-import type { ChunkSink } from '../sharedmem/headView.js';
+import type { WrittenBlock } from './writer.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { CutStarted } from '../shards/protocol.js';
 import type { TruncateStats } from '../shards/headTruncate.js';
@@ -51,6 +49,11 @@ export interface CutterOptions {
    * so that queries see the range in the blocks before it leaves the heads (never in neither).
    */
   onBlocks?: () => void;
+  /**
+   * writer, when given, writes the blocks in another thread (CutThread, at SCHED_IDLE); without
+   * it they are written on this thread.
+   */
+  writer?: { write(job: HeadBlockJob): Promise<WrittenBlock | undefined> };
   /**
    * collect, when given, runs a full garbage collection of this thread once the blocks are
    * written: writing them leaves tens of MB of buffers that V8 would keep until its external
@@ -182,71 +185,19 @@ export class BlockCutter {
     return { blocks, upTo, ms };
   }
 
-  /** writeTenantBlock writes `tenant`'s series with data in [mint, maxt) into one block. */
+  /**
+   * writeTenantBlock writes `tenant`'s series with data in [mint, maxt) into one block: the shards
+   * name them (refs), and the cut thread (or this one, without it) copies them out of the heads.
+   */
   private async writeTenantBlock(tenant: string, mint: number, maxt: number): Promise<WrittenBlock | undefined> {
     const { pool } = this.opts;
-    // Which series of this tenant have data in the range, on which shard: labels as ids into one
-    // table of distinct strings (cutSeries.ts), not a decoded Labels array per series.
-    const found = new CutSeries();
-    for (const sh of pool.shards) {
-      const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q: { tenant, matcherSets: [], mint, maxt: maxt - 1 } });
-      for (const ref of refs) sh.view.labelsInto(ref, (buf, off, len) => found.add(sh.index, ref, buf, off, len));
-    }
-    if (found.size === 0) return undefined;
-    found.sort();
-    const views = pool.shards.map((s) => s.view);
-    const scratch = new ChunkScratch();
-    const series = function* (): Generator<BlockSeries> {
-      // One item, its labels and its chunks' bytes reused from series to series: the writer copies
-      // what it keeps before asking for the next (writer.ts).
-      const item: { labels: Labels; chunks: BlockChunk[] } = { labels: [], chunks: [] };
-      for (let k = 0; k < found.size; k++) {
-        const i = found.at(k);
-        found.labelsInto(i, item.labels);
-        // Chunks never cross an aligned block boundary or the watermark (older ones were dropped);
-        // only a flush's unaligned end can fall inside a chunk: that one is clipped (clip.ts).
-        scratch.reset();
-        views[found.shard(i)]!.chunksInto(found.ref(i), mint, maxt - 1, scratch);
-        item.chunks.length = 0;
-        for (const c of scratch.chunks) {
-          const kept = clipChunk(c, mint, maxt);
-          if (kept !== undefined) item.chunks.push(kept);
-        }
-        yield item;
-      }
-    };
-    const labels: Record<string, string> = {};
-    for (const [k, v] of this.opts.externalLabels) labels[k] = v;
-    labels[this.opts.tenantLabelName] = tenant;
-    return writeBlock(this.blocksDir, { mint, maxt, symbols: found.strings, series: series(), thanos: { labels, source: 'receive' } });
-  }
-}
-
-/**
- * ChunkScratch receives one series' chunks from HeadView.chunksInto into one reused buffer: no
- * ArrayBuffer per chunk (48M samples at 100k series are ~400k chunks, all garbage otherwise).
- */
-class ChunkScratch implements ChunkSink {
-  chunks: BlockChunk[] = [];
-  private buf = new Uint8Array(16 * 1024);
-  private used = 0;
-  private markLen = 0;
-  private markUsed = 0;
-
-  reset(): void { this.chunks.length = 0; this.used = 0; }
-
-  mark(): void { this.markLen = this.chunks.length; this.markUsed = this.used; }
-
-  rollback(): void { this.chunks.length = this.markLen; this.used = this.markUsed; }
-
-  put(src: Uint8Array, off: number, len: number, minT: number, maxT: number): void {
-    if (this.used + len > this.buf.length) {
-      // Chunks already handed out keep the old buffer alive; new ones go to a bigger one.
-      this.buf = new Uint8Array(Math.max(this.buf.length * 2, len));
-      this.used = 0;
-    }
-    this.buf.set(src.subarray(off, off + len), this.used);
-    this.chunks.push({ minT, maxT, data: this.buf.subarray(this.used, this.used + len) });
-    this.used += len;
+    const heads = await pool.refs({ tenant, matcherSets: [], mint, maxt: maxt - 1 });
+    const thanos: Record<string, string> = {};
+    for (const [k, v] of this.opts.externalLabels) thanos[k] = v;
+    thanos[this.opts.tenantLabelName] = tenant;
+    const job: HeadBlockJob = { blocksDir: this.blocksDir, mint, maxt, heads: heads.filter((h) => h.refs.length > 0), thanos };
+    if (job.heads.length === 0) return undefined;
+    if (this.opts.writer) return this.opts.writer.write(job);
+    return writeHeadBlock(job, (shard) => pool.shards[shard]!.view);
   }
 }

@@ -67,11 +67,7 @@ export class TenantSource {
 
   /** headRefs asks every shard which of its series match (the shard answers; no chunk is read). */
   private headRefs(rest: Matcher[], mint: number, maxt: number): Promise<HeadRefs[]> {
-    return Promise.all(this.opts.pool.shards.map(async (sh): Promise<HeadRefs> => {
-      const generation = sh.generation;
-      const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q: { tenant: this.tenant, matcherSets: [rest], mint, maxt } });
-      return { shard: sh.index, generation, refs };
-    }));
+    return this.opts.pool.refs({ tenant: this.tenant, matcherSets: [rest], mint, maxt });
   }
 
   /**
@@ -136,8 +132,7 @@ export class TenantSource {
 
   /** subscribe opens a feed of each shard's segment news for a query thread. */
   subscribe(shards: number[]): { ports: MessagePort[]; generations: number[] } {
-    const pool = this.opts.pool.shards;
-    return { ports: shards.map((i) => pool[i]!.subscribe()), generations: shards.map((i) => pool[i]!.generation) };
+    return this.opts.pool.subscribe(shards);
   }
 }
 

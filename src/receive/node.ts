@@ -17,6 +17,7 @@ import { applyRetention } from '../blocks/retention.js';
 import { newBucket } from '../blocks/objstore/config.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
 import { CheckpointThread } from '../wal/checkpointThread.js';
+import { CutThread } from '../blocks/cutThread.js';
 import { exposeGc } from '../util/idleGc.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
@@ -94,6 +95,10 @@ export class ReceiveNode {
   cutter: BlockCutter | undefined;
   /** WAL checkpoints after cuts, in a thread at SCHED_IDLE (started with the blocks). */
   private readonly checkpoints = new CheckpointThread();
+  /** Block writes of head cuts, in a thread at SCHED_IDLE that reads the heads itself (started with the blocks). */
+  private readonly cutThread = new CutThread({
+    subscribe: (shards) => this.pool.subscribe(shards),
+  });
   shipper: Shipper | undefined;
   private readonly bucket: Bucket;
   /** The blocks queries read: local ones and those only in the bucket. */
@@ -310,6 +315,7 @@ export class ReceiveNode {
     const cfg = this.cfg;
     const walDir = join(cfg.tsdbPath, 'wal');
     this.checkpoints.start();
+    this.cutThread.start();
     const gc = exposeGc();
     this.cutter = new BlockCutter({
       pool: this.pool, tsdbPath: cfg.tsdbPath, blockDurationMs: cfg.blockDurationMs,
@@ -321,6 +327,8 @@ export class ReceiveNode {
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
       onBlocks: () => this.blockSet.invalidate(),
+      // In a thread of its own at SCHED_IDLE, as the checkpoints (src/blocks/cutThread.ts).
+      writer: this.cutThread,
       ...(gc !== undefined ? { collect: gc } : {}),
     });
     this.shipper = new Shipper({ dir: this.cutter.blocksDir, bucket: this.bucket, registry: this.metrics.registry, logger: this.log });
@@ -456,7 +464,7 @@ export class ReceiveNode {
     }
     await this.stopShards(deadline);
     // What is left holds no data: bounded by the rest of the grace period.
-    const rest = Promise.all([this.queryPool?.close(), this.peers?.close(), this.blockSet.close(), this.bucket.close(), this.checkpoints.close()]);
+    const rest = Promise.all([this.queryPool?.close(), this.peers?.close(), this.blockSet.close(), this.bucket.close(), this.checkpoints.close(), this.cutThread.close()]);
     if (!(await within(rest, deadline - performance.now()))) this.log.warn('query threads or object store connections did not close within the grace period; leaving them');
     this.http?.closeAll();
     this.log.info('stopped', { ms: Math.round(performance.now() - began) });

@@ -15,6 +15,7 @@ import { ErrorCode, SluiceError, fromWire } from '../errors.js';
 import type { FromShard, ShardInit, ShardQuery, ToShard } from './protocol.js';
 import type { SelectQuery } from './headRead.js';
 import type { Labels } from '../model/labels.js';
+import type { HeadRefs } from '../sharedmem/headFeed.js';
 
 /**
  * TenantSeriesQuery asks a shard for its active series per tenant, answered as
@@ -278,6 +279,23 @@ export class ShardPool {
   async series(q: SelectQuery): Promise<Labels[]> {
     const parts = await Promise.all(this.shards.map((s) => s.query<Labels[]>({ type: 'query', op: 'series', q })));
     return parts.flat();
+  }
+
+  /**
+   * refs returns each shard's refs of the series matching `q`, with the generation they belong to
+   * (read them through a feed of that generation: src/sharedmem/headFeed.ts).
+   */
+  refs(q: SelectQuery): Promise<HeadRefs[]> {
+    return Promise.all(this.shards.map(async (sh): Promise<HeadRefs> => {
+      const generation = sh.generation;
+      const refs = await sh.query<Int32Array>({ type: 'query', op: 'refs', q });
+      return { shard: sh.index, generation, refs };
+    }));
+  }
+
+  /** subscribe opens a feed of each named shard's segment news for another thread (Shard.subscribe). */
+  subscribe(shards: readonly number[]): { ports: MessagePort[]; generations: number[] } {
+    return { ports: shards.map((i) => this.shards[i]!.subscribe()), generations: shards.map((i) => this.shards[i]!.generation) };
   }
 
   /** labelNames returns the distinct label names across shards, sorted. */

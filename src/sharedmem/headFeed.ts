@@ -113,7 +113,7 @@ export class HeadFeeds {
       const f = this.feeds.get(h.shard)!;
       if (!f.feed.isCaughtUp) await f.feed.caughtUp();
       if (f.generation !== h.generation || f.feed.closed) {
-        throw new SluiceError(ErrorCode.Unavailable, `shard ${h.shard} restarted during the query; try again`);
+        throw new SluiceError(ErrorCode.Unavailable, `shard ${h.shard} restarted since its series were selected; try again`);
       }
     }
   }
