@@ -39,6 +39,11 @@ export const FLAGS: FlagSpec[] = [
   { name: 'tsdb.path', default: './data', help: 'Data directory.' },
   { name: 'tsdb.wal.fsync', default: 'batch', check: (v) => (['off', 'batch', 'always'].includes(v) ? '' : `expected off, batch or always, got ${JSON.stringify(v)}`), help: 'When the WAL is fsynced before a write is acknowledged: off (the OS decides; survives a process kill), batch (one fsync for all writes waiting, survives power loss), always (one per shard round).' },
   { name: 'tsdb.block-duration', default: '2h', check: duration, help: 'Block length; head chunks never cross a multiple of it.' },
+  {
+    name: 'tsdb.cut-cpu-priority', default: 'idle',
+    check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
+    help: 'CPU priority of the threads that write cut blocks and checkpoint the WAL: idle (Linux SCHED_IDLE: only CPU time ingestion leaves; falls back to low), low (nice 10) or normal.',
+  },
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
   { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
@@ -162,6 +167,8 @@ export interface ReceiveConfig {
   tsdbPath: string;
   walFsync: 'off' | 'batch' | 'always';
   blockDurationMs: number;
+  /** --tsdb.cut-cpu-priority: of the cut and checkpoint threads. */
+  cutCpuPriority: CpuPriority;
   externalLabels: [string, string][];
   tenantHeader: string;
   defaultTenant: string;
@@ -268,6 +275,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     tsdbPath: v('tsdb.path'),
     walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
+    cutCpuPriority: v('tsdb.cut-cpu-priority') as CpuPriority,
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,

@@ -94,11 +94,9 @@ export class ReceiveNode {
   /** Blocks: cutting the head, uploading, retention (set up by start()). */
   cutter: BlockCutter | undefined;
   /** WAL checkpoints after cuts, in a thread at SCHED_IDLE (started with the blocks). */
-  private readonly checkpoints = new CheckpointThread();
+  private readonly checkpoints: CheckpointThread;
   /** Block writes of head cuts, in a thread at SCHED_IDLE that reads the heads itself (started with the blocks). */
-  private readonly cutThread = new CutThread({
-    subscribe: (shards) => this.pool.subscribe(shards),
-  });
+  private readonly cutThread: CutThread;
   shipper: Shipper | undefined;
   private readonly bucket: Bucket;
   /** The blocks queries read: local ones and those only in the bucket. */
@@ -124,6 +122,8 @@ export class ReceiveNode {
   constructor(cfg: ReceiveConfig, log = new Logger(cfg.logLevel, cfg.logFormat), tuning: NodeTuning = {}) {
     this.cfg = cfg;
     this.log = log;
+    this.checkpoints = new CheckpointThread(cfg.cutCpuPriority);
+    this.cutThread = new CutThread({ cpuPriority: cfg.cutCpuPriority, subscribe: (shards) => this.pool.subscribe(shards) });
     mkdirSync(cfg.tsdbPath, { recursive: true });
     const walDir = join(cfg.tsdbPath, 'wal');
     checkWalLayout(walDir, cfg.shards);

@@ -56,6 +56,9 @@ test('unknown flags and bad values are refused', () => {
   assert.throws(() => parseReceiveFlags(['--http-address=nope']), /host:port/);
   assert.throws(() => parseReceiveFlags(['--http-grace-period=soon']), /duration/);
   assert.throws(() => toConfig(parseReceiveFlags(['--receive.shards=0'])), /receive.shards/);
+  assert.throws(() => parseReceiveFlags(['--tsdb.cut-cpu-priority=lowest']), /expected idle, low or normal/);
+  assert.equal(toConfig(parseReceiveFlags([])).cutCpuPriority, 'idle');
+  assert.equal(toConfig(parseReceiveFlags(['--tsdb.cut-cpu-priority=low'])).cutCpuPriority, 'low');
 });
 
 test('sluice receive --help lists every flag', () => {
