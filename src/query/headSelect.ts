@@ -10,7 +10,7 @@
  * feed of another generation cannot read them, and a shard that restarted between the two makes
  * the select fail as unavailable, as a shard that is down does.
  */
-import { SeriesSetBuilder, seriesCount, type RawSeriesSet } from './seriesSet.js';
+import { SeriesSetBuilder, seriesCount, transferList, type RawSeriesSet } from './seriesSet.js';
 import type { HeadFeeds, HeadRefs, Subscriber } from '../sharedmem/headFeed.js';
 import type { HeadView } from '../sharedmem/headView.js';
 import type { Labels } from '../model/labels.js';
@@ -30,8 +30,8 @@ export interface Gathered {
 }
 
 /** gatheredTransfer names the buffers of a gathered selection for postMessage. */
-export function gatheredTransfer(g: Gathered, restBuffers: ArrayBuffer[]): ArrayBuffer[] {
-  const l = [...restBuffers];
+export function gatheredTransfer(g: Gathered): ArrayBuffer[] {
+  const l = transferList(g.rest);
   for (const h of g.heads) l.push(h.refs.buffer as ArrayBuffer);
   return [...new Set(l)];
 }

@@ -58,25 +58,15 @@ export function partAnswer(labels: Labels[], series: readonly string[], warnings
 }
 
 /**
- * splitWays returns into how many parts to cut `set` with `threads` query threads free (1: do not
- * split): at most one part per free thread, each with at least MIN_PART_SERIES series and
- * MIN_PART_BYTES of chunks.
+ * splitWays returns into how many parts to cut a gathered selection with `threads` query threads
+ * free (1: do not split): at most one part per free thread, each with at least MIN_PART_SERIES
+ * series and MIN_PART_BYTES of chunks. Head series are still refs (their chunk bytes are read by
+ * the query threads): they count by number alone, each taken as worth a full part's share of
+ * bytes (a head series of a range query holds up to 2-3 h of samples).
  */
-export function splitWays(set: RawSeriesSet, threads: number): number {
-  const bySeries = Math.floor(seriesCount(set) / MIN_PART_SERIES);
-  const byBytes = Math.floor(set.bytes.length / MIN_PART_BYTES);
-  return Math.max(1, Math.min(threads, bySeries, byBytes));
-}
-
-/**
- * gatheredWays is splitWays for a selection whose head series are still refs (their chunk bytes
- * are read by the query threads): the head series count by number alone, each taken as worth
- * the bytes of a full part's share (a head series of a range query holds up to 2-3 h of samples).
- */
-export function gatheredWays(g: Gathered, threads: number): number {
-  let heads = 0;
-  for (const h of g.heads) heads += h.refs.length;
-  const series = heads + seriesCount(g.rest);
+export function splitWays(g: Gathered, threads: number): number {
+  const series = gatheredCount(g);
+  const heads = series - seriesCount(g.rest);
   const bytes = g.rest.bytes.length + heads * (MIN_PART_BYTES / MIN_PART_SERIES);
   return Math.max(1, Math.min(threads, Math.floor(series / MIN_PART_SERIES), Math.floor(bytes / MIN_PART_BYTES)));
 }

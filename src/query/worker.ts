@@ -121,7 +121,7 @@ class RemoteQuerier implements Querier {
   /** part is set when this thread evaluates one part of a split query. */
   part: PartInfo | undefined;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (m: SelectReply | SubscribeReply) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, (m: SelectReply | SubscribeReply) => void>();
   /** Warnings the selections came with (peers that could not be read). */
   readonly warnings: string[] = [];
   private readonly subscribe: Subscriber = async (shards) => {
@@ -139,15 +139,15 @@ class RemoteQuerier implements Querier {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;
       this.waiting.delete(m.id);
-      w.resolve(m);
+      w(m);
     });
   }
 
   private ask(m: TaskRequest): Promise<SelectReply | SubscribeReply> {
     const port = this.port;
     if (port === undefined) return Promise.reject(new Error('query: no port to the main thread'));
-    return new Promise((resolve, reject) => {
-      this.waiting.set(m.id, { resolve, reject });
+    return new Promise((resolve) => {
+      this.waiting.set(m.id, resolve);
       port.postMessage(m);
     });
   }

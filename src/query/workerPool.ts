@@ -13,9 +13,8 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { queryFailure, type QueryFailure } from './httpApi.js';
-import { transferList } from './seriesSet.js';
 import { gatheredTransfer, type Gathered } from './headSelect.js';
-import { gatheredCount, gatheredWays, mergeParts, partBudget, partitionGathered, type PartAnswer } from './split.js';
+import { gatheredCount, mergeParts, partBudget, partitionGathered, splitWays, type PartAnswer } from './split.js';
 import type { TenantSource } from './querier.js';
 import type { QueryAnswer, QueryTask, QueryWorkerData, SelectReply, SelectRequest, SubscribeReply, TaskRequest } from './worker.js';
 import type { CpuPriority } from '../util/thread.js';
@@ -122,9 +121,9 @@ export class QueryPool {
     const parts: Promise<QueryAnswer>[] = [];
     const opened: MessagePort[] = [port2];
     const onSelect = (m: SelectRequest, g: Gathered): void => {
-      const ways = mayPart && m.splittable && parts.length === 0 ? gatheredWays(g, this.freeThreads()) : 1;
+      const ways = mayPart && m.splittable && parts.length === 0 ? splitWays(g, this.freeThreads()) : 1;
       if (ways < 2) {
-        port2.postMessage({ id: m.id, gathered: g } satisfies SelectReply, gatheredTransfer(g, transferList(g.rest)));
+        port2.postMessage({ id: m.id, gathered: g } satisfies SelectReply, gatheredTransfer(g));
         return;
       }
       const split = partitionGathered(g, ways, (shard, ref, f) => source.blobOf(shard, ref, f));
@@ -140,10 +139,10 @@ export class QueryPool {
         });
         const gw = split[w]!;
         const task: QueryTask = { query, start, end, step, ...this.engineOptions(), timeoutMs, port: partPort, part: { info: info(w), gathered: gw } };
-        parts.push(this.task(task, [...gatheredTransfer(gw, transferList(gw.rest)), partPort]).catch((e: unknown) => ({ error: queryFailure(e) })));
+        parts.push(this.task(task, [...gatheredTransfer(gw), partPort]).catch((e: unknown) => ({ error: queryFailure(e) })));
       }
       const g0 = split[0]!;
-      port2.postMessage({ id: m.id, gathered: g0, part: info(0) } satisfies SelectReply, gatheredTransfer(g0, transferList(g0.rest)));
+      port2.postMessage({ id: m.id, gathered: g0, part: info(0) } satisfies SelectReply, gatheredTransfer(g0));
     };
     serveTask(port2, source, onSelect);
     let first: QueryAnswer;

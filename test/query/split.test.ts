@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { parseExpr } from '../../src/query/promql/parse.js';
 import { isSeriesLocal } from '../../src/query/promql/seriesLocal.js';
 import { SeriesSetBuilder, seriesCount, seriesLabels, type RawSeriesSet } from '../../src/query/seriesSet.js';
-import { gatheredWays, mergeParts, partAnswer, partBudget, partitionGathered, partitionSet, splitWays } from '../../src/query/split.js';
+import { mergeParts, partAnswer, partBudget, partitionGathered, partitionSet, splitWays } from '../../src/query/split.js';
 import { encodeLabelBlob } from '../../src/model/labels.js';
 import type { Gathered } from '../../src/query/headSelect.js';
 import { Engine } from '../../src/query/promql/engine.js';
@@ -41,6 +41,11 @@ function setOf(all: Labels[], chunks: number): RawSeriesSet {
     for (let c = 0; c < chunks; c++) b.chunk(e, Uint8Array.from({ length: 10 + c }, (_, k) => (i * 31 + c * 7 + k) & 255), 0, 10 + c, c * 1000, c * 1000 + 999);
   });
   return b.build();
+}
+
+/** gathered is a selection of `rest` alone (no head refs). */
+function gathered(rest: RawSeriesSet): Gathered {
+  return { heads: [], rest, external: [], drop: [] };
 }
 
 function chunksOf(s: RawSeriesSet, i: number): string[] {
@@ -79,8 +84,8 @@ test('partitionSet keeps every series with its chunks, and keeps series equal bu
   });
   assert.equal(total, seriesCount(set));
   // Ways: bounded by threads, series and bytes.
-  assert.equal(splitWays(set, 1), 1);
-  assert.equal(splitWays(setOf(all.slice(0, 40), 3), 4), 1);
+  assert.equal(splitWays(gathered(set), 1), 1);
+  assert.equal(splitWays(gathered(setOf(all.slice(0, 40), 3)), 4), 1);
   assert.equal(partBudget(1000, 1, 3), 334);
 });
 
@@ -117,8 +122,8 @@ test('partitionGathered puts a head series and the same series from a block in t
     }
   });
   assert.equal(restTotal, blocks.length);
-  assert.equal(gatheredWays(g, 4), 4);
-  assert.equal(gatheredWays({ ...g, heads: [{ shard: 0, generation: 1, refs: new Int32Array(40) }], rest: new SeriesSetBuilder().build() }, 4), 1);
+  assert.equal(splitWays(g, 4), 4);
+  assert.equal(splitWays({ ...g, heads: [{ shard: 0, generation: 1, refs: new Int32Array(40) }], rest: new SeriesSetBuilder().build() }, 4), 1);
 });
 
 function b2(b: SeriesSetBuilder, ls: Labels, k: number): void {
