@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { lowerThreadPriority, nameThread, type CpuPriority } from '../util/thread.js';
-import { exposeGc } from '../util/idleGc.js';
+import { exposeGc } from '../util/exposeGc.js';
 import { HeadFeeds, type Subscriber } from '../sharedmem/headFeed.js';
 import { writeHeadBlock, type HeadBlockJob } from './headBlock.js';
 import type { WrittenBlock } from './writer.js';

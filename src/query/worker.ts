@@ -14,7 +14,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { lowerThreadPriority, nameThread, type CpuPriority } from '../util/thread.js';
-import { IdleCollector } from '../util/idleGc.js';
 import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
@@ -33,14 +32,6 @@ import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
  */
 nameThread('sluice-query');
 lowerThreadPriority((workerData as QueryWorkerData | undefined)?.cpuPriority ?? 'idle');
-
-/**
- * tidy collects this thread's garbage once it is idle after queries that left over 64 MB of heap
- * in use (src/util/idleGc.ts): a range aggregation over 100k series leaves ~1 GB of decoded samples
- * that V8 would otherwise keep, and a 200-series panel run next in the same thread went from ~35 to
- * ~50 ms in GC pauses over it.
- */
-const tidy = new IdleCollector({ aboveBytes: 64 << 20, delayMs: 50 });
 
 /** QueryWorkerData is every query thread's workerData. */
 export interface QueryWorkerData {
@@ -177,7 +168,6 @@ class RemoteQuerier implements Querier {
 
 /** runQuery is the piscina entry: one query, answered as a response body or a failure. */
 export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
-  tidy.begin();
   try {
     const expr = parseExpr(task.query);
     const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr));
@@ -197,6 +187,5 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
     task.port?.close();
-    tidy.end();
   }
 }

@@ -23,6 +23,8 @@ import type { CpuPriority } from '../util/thread.js';
 export interface QueryPoolOptions {
   /** threads: the most queries evaluated at once (piscina threads). */
   threads: number;
+  /** splitThreads: the most threads one query is split over (1: none; --query.split-threads). */
+  splitThreads: number;
   lookbackDelta: number;
   maxSamples: number;
   timeoutMs: number;
@@ -181,9 +183,9 @@ export class QueryPool {
     }
   }
 
-  /** freeThreads is how many threads a query that is running could split over (itself included). */
+  /** freeThreads is how many threads a query that is running could split over (itself included, at most splitThreads). */
   private freeThreads(): number {
-    return Math.max(1, this.opts.threads - this.inFlight + 1);
+    return Math.max(1, Math.min(this.opts.splitThreads, this.opts.threads - this.inFlight + 1));
   }
 
   private engineOptions(): Pick<QueryTask, 'lookbackDelta' | 'maxSamples' | 'timeoutMs'> {

@@ -59,6 +59,7 @@ export const FLAGS: FlagSpec[] = [
     help: 'Bytes of decoded block postings lists kept in memory between queries (shared by all blocks, least recently used out first). 0: none.',
   },
   { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
+  { name: 'query.split-threads', default: '', help: 'Most query threads one large series-local range query is split over; 1 never splits. Default: the CPUs this process may use, less one (the main thread merges the parts).' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
   { name: 'objstore.config', help: 'Alternative to --objstore.config-file: the object store YAML itself.' },
@@ -183,7 +184,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; replicaLabels: string[]; cpuPriority: CpuPriority; postingsCacheBytes: number };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; splitThreads: number; replicaLabels: string[]; cpuPriority: CpuPriority; postingsCacheBytes: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -255,6 +256,11 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
   const qwFlag = v('query.workers');
   const queryWorkers = qwFlag === '' ? availableCpus() : Number(qwFlag);
   if (!Number.isInteger(queryWorkers) || queryWorkers < 0 || queryWorkers > 64) throw new ConfigError(`--query.workers: expected 0..64, got ${qwFlag}`);
+  // Splitting a panel over both threads of a 2-CPU node measured slower than one thread
+  // (docs/benchmarks.md): the parts, the main thread's merge and V8's compiler threads share 2 cores.
+  const stFlag = v('query.split-threads');
+  const splitThreads = stFlag === '' ? Math.max(1, availableCpus() - 1) : Number(stFlag);
+  if (!Number.isInteger(splitThreads) || splitThreads < 1 || splitThreads > 64) throw new ConfigError(`--query.split-threads: expected 1..64, got ${stFlag}`);
   const ringBytes = Number(v('receive.ring-bytes'));
   if (!Number.isInteger(ringBytes) || ringBytes < 65536 || (ringBytes & (ringBytes - 1)) !== 0) {
     throw new ConfigError(`--receive.ring-bytes: expected a power of two ≥ 65536, got ${v('receive.ring-bytes')}`);
@@ -279,7 +285,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
-      workers: queryWorkers, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority,
+      workers: queryWorkers, splitThreads, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority,
       postingsCacheBytes: Number(v('query.postings-cache-size')),
     },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })

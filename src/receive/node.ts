@@ -18,7 +18,7 @@ import { newBucket } from '../blocks/objstore/config.js';
 import type { Bucket } from '../blocks/objstore/bucket.js';
 import { CheckpointThread } from '../wal/checkpointThread.js';
 import { CutThread } from '../blocks/cutThread.js';
-import { exposeGc } from '../util/idleGc.js';
+import { exposeGc } from '../util/exposeGc.js';
 import { BlockSet } from '../query/blockSet.js';
 import { PromqlApi } from '../query/promqlApi.js';
 import type { QuerierOptions } from '../query/querier.js';
@@ -147,7 +147,7 @@ export class ReceiveNode {
     this.metrics = metrics;
     metrics.watchPostingsCache(this.blockSet.postings);
     this.queryPool = q.workers === 0 ? undefined : new QueryPool({
-      threads: q.workers, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority,
+      threads: q.workers, splitThreads: q.splitThreads, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority,
       onSplit: (outcome) => metrics.querySplits.inc({ outcome }),
     });
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FLAGS, NOT_YET, parseReceiveFlags, toConfig } from '../../src/receive/flags.js';
+import { availableCpus } from '../../src/util/cpus.js';
 
 const bin = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -59,6 +60,9 @@ test('unknown flags and bad values are refused', () => {
   assert.throws(() => parseReceiveFlags(['--tsdb.cut-cpu-priority=lowest']), /expected idle, low or normal/);
   assert.equal(toConfig(parseReceiveFlags([])).cutCpuPriority, 'idle');
   assert.equal(toConfig(parseReceiveFlags(['--tsdb.cut-cpu-priority=low'])).cutCpuPriority, 'low');
+  assert.throws(() => toConfig(parseReceiveFlags(['--query.split-threads=0'])), /--query.split-threads: expected 1\.\.64, got 0/);
+  assert.equal(toConfig(parseReceiveFlags(['--query.split-threads=3'])).query.splitThreads, 3);
+  assert.equal(toConfig(parseReceiveFlags([])).query.splitThreads, Math.max(1, availableCpus() - 1));
 });
 
 test('sluice receive --help lists every flag', () => {

@@ -171,7 +171,7 @@ async function splits(n: TestNode): Promise<Record<string, number>> {
 }
 
 test('a node with two query threads answers split range queries as the in-process engine does', async () => {
-  const n = await startNode(['--receive.shards=2', '--receive.gateways=1', '--query.workers=2']);
+  const n = await startNode(['--receive.shards=2', '--receive.gateways=1', '--query.workers=2', '--query.split-threads=2']);
   try {
     await load(n);
     const engine = new Engine();
@@ -206,7 +206,7 @@ test('a node with two query threads answers split range queries as the in-proces
 });
 
 test('a split query over --query.max-samples is evaluated again whole and fails as Prometheus does', async () => {
-  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=2', '--query.max-samples=5000']);
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=2', '--query.split-threads=2', '--query.max-samples=5000']);
   try {
     await load(n);
     const start = T0 + 10 * 60_000 + 1;
@@ -216,6 +216,22 @@ test('a split query over --query.max-samples is evaluated again whole and fails 
     assert.equal(r.body.errorType, 'execution');
     assert.equal(r.body.error, 'query processing would load too many samples into memory in query execution');
     assert.equal((await splits(n)).rerun, 1);
+  } finally {
+    await n.stop();
+  }
+});
+
+test('--query.split-threads=1 evaluates a splittable query in one thread', async () => {
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=2', '--query.split-threads=1']);
+  try {
+    await load(n);
+    const start = T0 + 10 * 60_000 + 1;
+    const end = T0 + (SAMPLES - 1) * STEP;
+    const r = await getJson(`${n.httpUrl}/api/v1/query_range?query=${encodeURIComponent('rate(sq[5m])')}&start=${start / 1000}&end=${end / 1000}&step=15`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok((r.body.data as { result: unknown[] }).result.length > 40);
+    const s = await splits(n);
+    assert.equal((s.merged ?? 0) + (s.rerun ?? 0), 0, JSON.stringify(s));
   } finally {
     await n.stop();
   }
