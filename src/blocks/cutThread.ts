@@ -12,6 +12,7 @@ import type { FromCutThread, ToCutThread } from './cutWorker.js';
 import type { HeadBlockJob } from './headBlock.js';
 import type { WrittenBlock } from './writer.js';
 import type { CpuPriority } from '../util/thread.js';
+import { PendingCalls } from '../util/pendingCalls.js';
 
 /** CUT_YOUNG_GENERATION_MB caps the cut thread's young generation (see start()). */
 const CUT_YOUNG_GENERATION_MB = 8;
@@ -27,8 +28,7 @@ export interface CutThreadOptions {
 export class CutThread {
   private readonly opts: CutThreadOptions;
   private worker: Worker | undefined;
-  private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (b: WrittenBlock | undefined) => void; reject: (e: Error) => void }>();
+  private readonly pending = new PendingCalls<WrittenBlock | undefined>();
 
   constructor(opts: CutThreadOptions) {
     this.opts = opts;
@@ -55,16 +55,12 @@ export class CutThread {
         w.postMessage(reply, 'ports' in reply ? reply.ports : []);
         return;
       }
-      const p = this.waiting.get(m.id);
-      if (p === undefined) return;
-      this.waiting.delete(m.id);
-      if (m.type === 'failed') p.reject(new Error(m.error));
-      else p.resolve(m.block);
+      if (m.type === 'failed') this.pending.reject(m.id, m.error);
+      else this.pending.resolve(m.id, m.block);
     });
     const fail = (e: Error): void => {
       if (this.worker === w) this.worker = undefined;
-      for (const p of this.waiting.values()) p.reject(e);
-      this.waiting.clear();
+      this.pending.failAll(e);
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`cut thread exited (code ${code})`)));
@@ -74,11 +70,7 @@ export class CutThread {
   /** write writes one block (see headBlock.ts); undefined when none of its series has data. */
   write(job: HeadBlockJob): Promise<WrittenBlock | undefined> {
     this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker!.postMessage({ type: 'write', id, job } satisfies ToCutThread);
-    });
+    return this.pending.call((id) => this.worker!.postMessage({ type: 'write', id, job } satisfies ToCutThread));
   }
 
   /** close ends the thread; a write still running fails (its cut is tried again later). */

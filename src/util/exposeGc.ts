@@ -5,7 +5,7 @@
  *
  * Query threads do not: a forced collection between queries clears what V8 keeps weakly for its
  * optimised code (the maps of per-query objects), so the next query ran deoptimised and its code
- * was compiled again, ~40 ms of compiler-thread CPU per 200-series panel after every heavy query
+ * was compiled again, 50–90 ms of compiler-thread CPU per 200-series panel after every heavy query
  * (docs/benchmarks.md). V8's own memory reducer returns an idle thread's heap instead.
  * Touches only the calling thread's heap.
  */

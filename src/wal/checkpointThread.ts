@@ -10,13 +10,13 @@ import { Worker } from 'node:worker_threads';
 import type { CheckpointStats } from './checkpoint.js';
 import type { CheckpointDone, CheckpointJob } from './checkpointWorker.js';
 import type { CpuPriority } from '../util/thread.js';
+import { PendingCalls } from '../util/pendingCalls.js';
 
 /** CheckpointThread hands checkpoints to its thread. */
 export class CheckpointThread {
   private readonly cpuPriority: CpuPriority;
   private worker: Worker | undefined;
-  private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (s: CheckpointStats) => void; reject: (e: Error) => void }>();
+  private readonly pending = new PendingCalls<CheckpointStats>();
 
   constructor(cpuPriority: CpuPriority = 'idle') {
     this.cpuPriority = cpuPriority;
@@ -28,16 +28,12 @@ export class CheckpointThread {
     const w = new Worker(new URL('./checkpointWorker.js', import.meta.url), { workerData: { cpuPriority: this.cpuPriority } });
     w.unref();
     w.on('message', (m: CheckpointDone) => {
-      const p = this.waiting.get(m.id);
-      if (p === undefined) return;
-      this.waiting.delete(m.id);
-      if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve(m.stats);
+      if ('error' in m) this.pending.reject(m.id, m.error);
+      else this.pending.resolve(m.id, m.stats);
     });
     const fail = (e: Error): void => {
       if (this.worker === w) this.worker = undefined;
-      for (const p of this.waiting.values()) p.reject(e);
-      this.waiting.clear();
+      this.pending.failAll(e);
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`checkpoint thread exited (code ${code})`)));
@@ -47,11 +43,7 @@ export class CheckpointThread {
   /** run checkpoints the WAL in `dir` up to segment `upTo` (see checkpoint.ts), keeping the series `live`. */
   run(dir: string, upTo: number, mint: number, fsync: boolean, live: Float64Array): Promise<CheckpointStats> {
     this.start();
-    const id = this.nextId++;
-    return new Promise<CheckpointStats>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker!.postMessage({ id, dir, upTo, mint, fsync, live } satisfies CheckpointJob);
-    });
+    return this.pending.call((id) => this.worker!.postMessage({ id, dir, upTo, mint, fsync, live } satisfies CheckpointJob));
   }
 
   /** close ends the thread; checkpoints still running fail (the next start redoes them). */
