@@ -25,6 +25,7 @@ import { HeadFeeds } from '../sharedmem/headFeed.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
+import { warmUp } from './warmUp.js';
 
 /**
  * Query threads run below ingestion (--query.cpu-priority, SCHED_IDLE by default), so that on a
@@ -36,7 +37,13 @@ lowerThreadPriority((workerData as QueryWorkerData | undefined)?.cpuPriority ?? 
 /** QueryWorkerData is every query thread's workerData. */
 export interface QueryWorkerData {
   cpuPriority: CpuPriority;
+  /** warmUp: run the JIT warm-up (src/query/warmUp.ts) when the thread starts (--query.warm-up). */
+  warmUp?: boolean;
 }
+
+/** active counts the tasks this thread is running: the warm-up waits while there are any. */
+let active = 0;
+if ((workerData as QueryWorkerData | undefined)?.warmUp === true) void warmUp({ busy: () => active > 0 });
 
 /** QueryTask is what the main thread hands a worker. */
 export interface QueryTask {
@@ -168,6 +175,7 @@ class RemoteQuerier implements Querier {
 
 /** runQuery is the piscina entry: one query, answered as a response body or a failure. */
 export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
+  active++;
   try {
     const expr = parseExpr(task.query);
     const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr));
@@ -186,6 +194,7 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
   } catch (e) {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
+    active--;
     task.port?.close();
   }
 }

@@ -5,9 +5,11 @@
  * memory itself (src/query/headSelect.ts; a worker without a feed of a shard asks for one on the
  * same port), and the blocks' and peers' series as raw chunks, transferred, not copied. A
  * series-local range query whose selection is large is split over the free threads
- * (src/query/split.ts) and its parts' answers merged here. Threads start on demand and leave
- * after a minute idle; a task goes to an idle thread, or to a new one while the pool may grow,
- * before it shares a busy thread.
+ * (src/query/split.ts) and its parts' answers merged here. Threads start on demand, warm their
+ * compiled code up (src/query/warmUp.ts) and then stay: a thread that left after a minute idle
+ * took its compiled code with it, and the next dashboard refresh ran cold (two to three times
+ * slower). A task goes to an idle thread, or to a new one while the pool may grow, before it
+ * shares a busy thread.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,8 @@ export interface QueryPoolOptions {
   timeoutMs: number;
   /** --query.cpu-priority of the query threads. */
   cpuPriority: CpuPriority;
+  /** --query.warm-up: each thread warms its compiled code up when it starts. */
+  warmUp: boolean;
   /** onSplit is told of each query evaluated in parts: answered from them, or evaluated again whole. */
   onSplit?: (outcome: 'merged' | 'rerun') => void;
 }
@@ -51,6 +55,12 @@ function spreadBalancer(maxThreads: number, perThread: number): Balancer {
     return best !== null && best.currentUsage < perThread ? best : null;
   };
 }
+
+/**
+ * THREAD_IDLE_MS: a started thread stays this long idle (the longest timer Node keeps, ~24.8
+ * days: in effect for the process' life; a thread holds its heap, some MB when idle).
+ */
+const THREAD_IDLE_MS = 2_147_483_647;
 
 /** PoolAnswer is a query's answer: the whole response body (UTF-8), or a failure. */
 export type PoolAnswer = { body: Uint8Array } | { error: QueryFailure };
@@ -94,12 +104,12 @@ export class QueryPool {
       filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
       minThreads: 0,
       maxThreads,
-      idleTimeout: 60_000,
+      idleTimeout: THREAD_IDLE_MS,
       // A query mostly waits for its selects at first: a second one may evaluate meanwhile.
       concurrentTasksPerWorker: 2,
       loadBalancer: spreadBalancer(maxThreads, 2),
       atomics: 'disabled',
-      workerData: { cpuPriority: opts.cpuPriority } satisfies QueryWorkerData,
+      workerData: { cpuPriority: opts.cpuPriority, warmUp: opts.warmUp } satisfies QueryWorkerData,
     });
   }
 

@@ -59,6 +59,11 @@ export const FLAGS: FlagSpec[] = [
     help: 'Bytes of decoded block postings lists kept in memory between queries (shared by all blocks, least recently used out first). 0: none.',
   },
   { name: 'query.workers', default: '', help: 'Worker threads that evaluate PromQL queries (started on demand); default: the CPUs this process may use. 0 evaluates on the main thread.' },
+  {
+    name: 'query.warm-up', default: 'true', boolean: true,
+    check: (v) => (v === 'true' || v === 'false' ? '' : `expected true or false, got ${JSON.stringify(v)}`),
+    help: 'Each query thread, when it starts, first runs a few dashboard-shaped queries over synthetic series (under a second of idle CPU), so that the first queries users send do not run uncompiled. --query.warm-up=false: start cold.',
+  },
   { name: 'query.split-threads', default: '', help: 'Most query threads one large series-local range query is split over; 1 never splits. Default: the CPUs this process may use, less one (the main thread merges the parts).' },
   { name: 'tsdb.retention', default: '15d', check: duration, help: 'How long local blocks are kept; a block is deleted only once it is older and uploaded.' },
   { name: 'objstore.config-file', help: 'Path to a Thanos object store YAML (type: FILESYSTEM or S3). Without it and --objstore.config, blocks go to a FILESYSTEM bucket in <tsdb.path>/bucket.' },
@@ -184,7 +189,7 @@ export interface ReceiveConfig {
   /** The limits config, when --receive.limits-config[-file] is given. */
   limits?: LimitsConfig;
   retentionMs: number;
-  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; splitThreads: number; replicaLabels: string[]; cpuPriority: CpuPriority; postingsCacheBytes: number };
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; workers: number; splitThreads: number; replicaLabels: string[]; cpuPriority: CpuPriority; warmUp: boolean; postingsCacheBytes: number };
   /** The object store: from --objstore.config[-file], else a FILESYSTEM bucket in <tsdb.path>/bucket. */
   objstore: ObjstoreConfig;
   replicationFactor: number;
@@ -285,7 +290,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,
-      workers: queryWorkers, splitThreads, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority,
+      workers: queryWorkers, splitThreads, replicaLabels: f.replicaLabels, cpuPriority: v('query.cpu-priority') as CpuPriority, warmUp: v('query.warm-up') === 'true',
       postingsCacheBytes: Number(v('query.postings-cache-size')),
     },
     objstore: loadObjstoreConfig({ configFile: f.values.get('objstore.config-file'), config: f.values.get('objstore.config') })

@@ -147,7 +147,7 @@ export class ReceiveNode {
     this.metrics = metrics;
     metrics.watchPostingsCache(this.blockSet.postings);
     this.queryPool = q.workers === 0 ? undefined : new QueryPool({
-      threads: q.workers, splitThreads: q.splitThreads, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority,
+      threads: q.workers, splitThreads: q.splitThreads, lookbackDelta: q.lookbackDeltaMs, maxSamples: q.maxSamples, timeoutMs: q.timeoutMs, cpuPriority: q.cpuPriority, warmUp: q.warmUp,
       onSplit: (outcome) => metrics.querySplits.inc({ outcome }),
     });
   }

@@ -63,6 +63,10 @@ test('unknown flags and bad values are refused', () => {
   assert.throws(() => toConfig(parseReceiveFlags(['--query.split-threads=0'])), /--query.split-threads: expected 1\.\.64, got 0/);
   assert.equal(toConfig(parseReceiveFlags(['--query.split-threads=3'])).query.splitThreads, 3);
   assert.equal(toConfig(parseReceiveFlags([])).query.splitThreads, Math.max(1, availableCpus() - 1));
+  assert.equal(toConfig(parseReceiveFlags([])).query.warmUp, true);
+  assert.equal(toConfig(parseReceiveFlags(['--query.warm-up=false'])).query.warmUp, false);
+  assert.equal(toConfig(parseReceiveFlags(['--query.warm-up'])).query.warmUp, true);
+  assert.throws(() => parseReceiveFlags(['--query.warm-up=no']), /--query.warm-up: expected true or false/);
 });
 
 test('sluice receive --help lists every flag', () => {
