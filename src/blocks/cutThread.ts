@@ -58,12 +58,9 @@ export class CutThread {
       if (m.type === 'failed') this.pending.reject(m.id, m.error);
       else this.pending.resolve(m.id, m.block);
     });
-    const fail = (e: Error): void => {
+    this.pending.watch(w, 'cut thread', () => {
       if (this.worker === w) this.worker = undefined;
-      this.pending.failAll(e);
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`cut thread exited (code ${code})`)));
+    });
     this.worker = w;
   }
 

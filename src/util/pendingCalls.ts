@@ -3,6 +3,9 @@
  * when the worker answers with its id, or all of them when the worker fails or exits. Shared by
  * the cut and checkpoint threads (src/blocks/cutThread.ts, src/wal/checkpointThread.ts).
  */
+import type { Worker } from 'node:worker_threads';
+
+/** PendingCalls is one worker's table of requests waiting for their answers. */
 export class PendingCalls<T> {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: T) => void; reject: (e: Error) => void }>();
@@ -24,6 +27,19 @@ export class PendingCalls<T> {
   /** reject fails request `id` with the worker's error message; an id not waiting is ignored. */
   reject(id: number, message: string): void {
     this.take(id)?.reject(new Error(message));
+  }
+
+  /**
+   * watch fails every waiting request when `w` errs or exits, after telling `gone` (which forgets
+   * the worker, so the next call starts another); `what` names the thread in the exit error.
+   */
+  watch(w: Worker, what: string, gone: () => void): void {
+    const fail = (e: Error): void => {
+      gone();
+      this.failAll(e);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`${what} exited (code ${code})`)));
   }
 
   /** failAll fails every request still waiting (the worker died). */

@@ -31,12 +31,9 @@ export class CheckpointThread {
       if ('error' in m) this.pending.reject(m.id, m.error);
       else this.pending.resolve(m.id, m.stats);
     });
-    const fail = (e: Error): void => {
+    this.pending.watch(w, 'checkpoint thread', () => {
       if (this.worker === w) this.worker = undefined;
-      this.pending.failAll(e);
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`checkpoint thread exited (code ${code})`)));
+    });
     this.worker = w;
   }
 
