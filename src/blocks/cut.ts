@@ -50,6 +50,12 @@ export interface CutterOptions {
    */
   onBlocks?: () => void;
   /**
+   * readersDone, when given, resolves once every query that may have listed the blocks before
+   * onBlocks has read what it needs from the heads (the query threads' pending reads); the heads
+   * drop the range only then.
+   */
+  readersDone?: () => Promise<void>;
+  /**
    * writer, when given, writes the blocks in another thread (CutThread, at SCHED_IDLE); without
    * it they are written on this thread.
    */
@@ -165,7 +171,13 @@ export class BlockCutter {
     this.watermark = upTo;
     for (const s of pool.shards) s.minValidT = upTo;
     // Queries must list the new blocks before the heads drop their range (overlaps are merged).
-    if (blocks.length > 0) this.opts.onBlocks?.();
+    let readersWaitMs = 0;
+    if (blocks.length > 0) {
+      this.opts.onBlocks?.();
+      const w0 = performance.now();
+      await this.opts.readersDone?.();
+      readersWaitMs = performance.now() - w0;
+    }
     // 4. Drop the persisted chunks from the heads, then the series left without data.
     const trunc = await Promise.all(pool.shards.map((s) => s.query<TruncateStats>({ type: 'query', op: 'truncate', cut: upTo })));
     // 5. Shrink the WALs.
@@ -180,7 +192,7 @@ export class BlockCutter {
       up_to: new Date(upTo).toISOString(), blocks: blocks.length, ulids: blocks.map((b) => b.ulid).join(','),
       samples: blocks.reduce((a, b) => a + b.meta.stats.numSamples, 0), chunks_dropped: trunc.reduce((a, t) => a + t.chunks + t.openChunks, 0),
       bytes_freed: trunc.reduce((a, t) => a + t.bytesFreed, 0), series_dropped: trunc.reduce((a, t) => a + t.seriesDropped, 0),
-      ms: Math.round(ms),
+      readers_wait_ms: Math.round(readersWaitMs), ms: Math.round(ms),
     });
     return { blocks, upTo, ms };
   }

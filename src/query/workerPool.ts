@@ -96,6 +96,8 @@ export class QueryPool {
   private readonly opts: QueryPoolOptions;
   /** inFlight counts the tasks (whole queries and parts) given to the pool and not yet answered. */
   private inFlight = 0;
+  /** running holds every query (all its parts and reruns) not yet answered, for drained(). */
+  private readonly running = new Set<Promise<PoolAnswer>>();
 
   constructor(opts: QueryPoolOptions) {
     this.opts = opts;
@@ -114,7 +116,26 @@ export class QueryPool {
   }
 
   /** run evaluates `query` over `source`; step 0 means an instant query at `start`. */
-  async run(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
+  run(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
+    const p = this.runWhole(source, query, start, end, step);
+    this.running.add(p);
+    const done = (): void => { this.running.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * drained resolves once every query running now has been answered (queries started later are
+   * not waited for). A block cut waits for it before the heads drop the cut range: a query thread
+   * reads its head series after the main thread listed the blocks for it, so a query that listed
+   * them before the cut's blocks were visible must read the heads before they lose the range
+   * (as Prometheus' head truncation waits for the readers of the range it drops).
+   */
+  drained(): Promise<void> {
+    return Promise.allSettled([...this.running]).then(() => undefined);
+  }
+
+  private async runWhole(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
     const answer = await this.runOnce(source, query, start, end, step, true);
     // A part that ran out of its share of the samples: the whole query again, in one thread, with
     // the whole budget, so that the answer is the one an unsplit query gives.

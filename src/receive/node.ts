@@ -327,6 +327,8 @@ export class ReceiveNode {
         this.log.info('WAL checkpoint', { shard, up_to_segment: upTo, ...st });
       },
       onBlocks: () => this.blockSet.invalidate(),
+      // Query threads read the heads after the main thread listed the blocks for them.
+      readersDone: () => this.queryPool?.drained() ?? Promise.resolve(),
       // In a thread of its own at SCHED_IDLE, as the checkpoints (src/blocks/cutThread.ts).
       writer: this.cutThread,
       ...(gc !== undefined ? { collect: gc } : {}),
