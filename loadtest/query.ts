@@ -6,7 +6,7 @@
  *
  * In one run: start Sluice (node bin/sluice.js, from dist/) and Prometheus as child processes on
  * loopback with fresh temp data dirs; load the same seeded counter `x` (N series × 8 labels, 2 h
- * at 15 s, ending now) into both, time-major; check both hold every sample; then time, alternating
+ * at 15 s, ending now or, later than 40 min past a 2 h boundary, there: no block cut during the run) into both, time-major; check both hold every sample; then time, alternating
  * servers, (a) `sum by (cluster)(rate(x[5m]))` over 2 h at step 15 s, (b) a 200-series dashboard
  * panel `rate(x{cluster="c1",job="j0"}[5m])` over the same range, (c) (a) as an instant query.
  * Each query is warmed once per server and both answers must agree (and (a), (c) must equal the
@@ -263,9 +263,25 @@ function parseFlags(argv: string[]): Flags | undefined {
   };
 }
 
+/** benchEnd is the data's last timestamp for a run started at `now` (see run()). */
+export function benchEnd(now: number): number {
+  const latest = Math.floor(now / SCRAPE_MS) * SCRAPE_MS;
+  const lastBoundary = Math.floor(latest / BLOCK_MS) * BLOCK_MS;
+  return Math.min(latest, lastBoundary + NO_CUT_MS);
+}
+
+/** BLOCK_MS is Sluice's default block duration; NO_CUT_MS how far past its boundary the data may end. */
+const BLOCK_MS = 2 * 3_600_000;
+const NO_CUT_MS = 40 * 60_000;
+
 async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ report: Report; ok: boolean }> {
-  // The last sample is at the latest 15 s boundary, so the data ends "now" and both heads accept it.
-  const end = Math.floor(Date.now() / SCRAPE_MS) * SCRAPE_MS;
+  // The last sample is at the latest 15 s boundary, so the data ends "now" and both heads accept it;
+  // but never more than 40 min past a 2 h boundary. Sluice cuts a block once its head spans 1.5
+  // block durations past the 2 h boundary before its oldest sample (Prometheus' rule): with 2 h of
+  // data ending later than 1 h past a boundary, plus the write phase's 15 min, it would cut during
+  // the run, and what was timed (head alone, or head and a block; a cut running or not) would
+  // depend on the hour the benchmark was started.
+  const end = benchEnd(Date.now());
   console.error(`preparing ${fmtInt(f.series)} series × ${f.samples} samples ...`);
   const d = makeDataSet(f.series, f.seed, f.samples, end);
   const loadTpls = makeTemplates(d, f.loadBatch);
