@@ -14,7 +14,8 @@
  */
 import { compileMatcher, type Matcher } from '../model/matchers.js';
 import { tenantExternalLabels, type Labels } from '../model/labels.js';
-import { SeriesSetBuilder, decodeSeriesSet, type RawSeriesSet } from './seriesSet.js';
+import { SeriesSetBuilder, type RawSeriesSet } from './seriesSet.js';
+import { decodeSelection } from './seriesDecode.js';
 import type { ShardPool } from '../shards/pool.js';
 import type { MessagePort } from 'node:worker_threads';
 import { addHeadSeries, type Gathered, type HeadRefs } from './headSelect.js';
@@ -149,6 +150,6 @@ export class TenantQuerier implements Querier {
   async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
     const set = await this.source.select(matchers, mint, maxt);
     if (set.warnings) this.warnings.push(...set.warnings);
-    return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
+    return decodeSelection(set, mint, maxt, hints);
   }
 }

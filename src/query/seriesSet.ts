@@ -4,7 +4,7 @@
  * heads, local and bucket blocks, peers) crosses to a query worker as a few transferable arrays
  * instead of millions of strings and numbers. Labels stay in blob form (src/model/labels.ts) from
  * the head's arena to the worker; decoding (and merging a series found in several places) happens
- * where the query is evaluated: decodeSeriesSet.
+ * where the query is evaluated (src/query/seriesDecode.ts).
  *
  * Layout: series i's label blob is labelBytes[labelOffs[i], labelOffs[i+1]) (external labels and
  * the tenant label included, replica labels dropped), its chunks are chunk indexes
@@ -13,12 +13,9 @@
  * sorted and de-duplicated by timestamp). When the sources gave each chunk's time range, chunk j
  * spans [chunkMinT[j], chunkMaxT[j]] ms (NaN: not known).
  */
-import { decodeXorInto, ensureRoom, newSampleColumns, xorSampleCount, type SampleColumns } from '../chunkenc/xorBulk.js';
-import { LabelInterner, LabelPick } from '../model/labelIntern.js';
 import {
   blobLabelsBytes, decodeLabelBlob, encodeLabelBlob, mergeLabelBlob, toBlobLabels, type BlobLabels, type Labels,
 } from '../model/labels.js';
-import type { SeriesData } from './promql/storage.js';
 import type { ChunkSink } from '../sharedmem/headView.js';
 
 /** RawSeriesSet is a selection in transferable form. */
@@ -325,124 +322,4 @@ const keyDecoder = new TextDecoder('latin1');
 /** latin1Key is a map key made of a byte range. */
 function latin1Key(buf: Uint8Array, from: number, to: number): string {
   return keyDecoder.decode(buf.subarray(from, to));
-}
-
-/** PAGE_SAMPLES is the size of the sample pages decodeSeriesSet cuts series' columns from. */
-const PAGE_SAMPLES = 1 << 20;
-
-/**
- * decodeSeriesSet decodes every series' samples within [mint, maxt]; a series whose chunks came
- * from several sources is sorted by timestamp and each timestamp kept once. Series' columns are
- * views into a few large pages (one allocation per million samples, not two per series). With
- * `only` (sorted label names), each series' labels are those alone (a query's label projection).
- */
-export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, interner = new LabelInterner(), only?: readonly string[]): SeriesData[] {
-  const pick = only === undefined ? undefined : new LabelPick(only);
-  const n = seriesCount(s);
-  const { bytes, chunkOffs, seriesChunks } = s;
-  let total = 0;
-  for (let c = 0; c < seriesChunks[n]!; c++) total += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
-  let page = newSampleColumns(Math.min(total, PAGE_SAMPLES));
-  const out: SeriesData[] = [];
-  const runs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = seriesChunks[i]!;
-    const c1 = seriesChunks[i + 1]!;
-    let need = 0;
-    for (let c = c0; c < c1; c++) need += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
-    if (page.n + need > page.t.length) page = newSampleColumns(Math.max(need, Math.min(total, PAGE_SAMPLES)));
-    const start = page.n;
-    if (s.merged[i] === 1) {
-      // Chunks from several sources (a block's, then the head's, which may overlap it): each
-      // chunk is a sorted run; runs are merged, each timestamp kept once (the first source's).
-      runs.length = 0;
-      for (const c of chunksByTime(s, c0, c1)) {
-        decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
-        runs.push(page.n);
-      }
-      mergeRuns(page, start, runs);
-    } else {
-      for (let c = c0; c < c1; c++) decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
-    }
-    total -= need;
-    if (page.n === start) continue;
-    const labels = pick === undefined
-      ? interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!)
-      : interner.decodeOnly(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!, pick);
-    out.push({ labels, t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
-  }
-  return out;
-}
-
-/** chunksByTime lists chunks [c0, c1) by first timestamp when every one is known, else as they are. */
-function chunksByTime(s: RawSeriesSet, c0: number, c1: number): number[] {
-  const idx: number[] = [];
-  for (let c = c0; c < c1; c++) idx.push(c);
-  const minT = s.chunkMinT;
-  if (minT === undefined) return idx;
-  for (const c of idx) if (Number.isNaN(minT[c]!)) return idx;
-  return idx.sort((a, b) => minT[a]! - minT[b]! || a - b);
-}
-
-/** Scratch for mergeRuns: one merged series at a time. */
-const scratch = newSampleColumns(1024);
-
-/**
- * mergeRuns merges the sorted runs page[start, ends[0]), [ends[0], ends[1])… into one sorted
- * run at page[start, page.n), each timestamp once: where runs share a timestamp, the earlier
- * run's sample stays. Runs already in order (a block's chunks, then the head's) are only checked
- * and de-duplicated; overlapping runs (a head chunk reaching back into the block cut from it)
- * are merged pairwise through a scratch buffer.
- */
-function mergeRuns(page: SampleColumns, start: number, ends: number[]): void {
-  let accEnd = ends[0] ?? start;
-  for (let r = 1; r < ends.length; r++) {
-    const end = ends[r]!;
-    if (end === accEnd) continue;
-    const { t, w } = page;
-    if (accEnd === start || t[accEnd]! > t[accEnd - 1]!) {
-      accEnd = end; // in order already: nothing to merge
-      continue;
-    }
-    // Merge acc [start, accEnd) and run [accEnd, end) into scratch, then copy back.
-    scratch.n = 0;
-    ensureRoom(scratch, end - start);
-    const st = scratch.t;
-    const sw = scratch.w;
-    let a = start;
-    let b = accEnd;
-    let o = 0;
-    while (a < accEnd || b < end) {
-      const takeA = b >= end || (a < accEnd && t[a]! <= t[b]!);
-      const k = takeA ? a++ : b++;
-      if (!takeA && a > start && o > 0 && st[o - 1] === t[k]) continue; // the earlier run's sample stays
-      st[o] = t[k]!;
-      sw[2 * o] = w[2 * k]!;
-      sw[2 * o + 1] = w[2 * k + 1]!;
-      o++;
-    }
-    t.set(st.subarray(0, o), start);
-    w.set(sw.subarray(0, 2 * o), 2 * start);
-    // Later runs were decoded after `end`: move them down to follow the merged part.
-    const gap = end - (start + o);
-    if (gap > 0) {
-      const last = ends[ends.length - 1]!;
-      t.copyWithin(start + o, end, last);
-      w.copyWithin(2 * (start + o), 2 * end, 2 * last);
-      for (let q = r + 1; q < ends.length; q++) ends[q] = ends[q]! - gap;
-      page.n -= gap;
-    }
-    accEnd = start + o;
-  }
-  // Equal timestamps inside the (now sorted) result: keep the first.
-  const { t, w } = page;
-  let o = start + 1;
-  for (let k = start + 1; k < page.n; k++) {
-    if (t[k] === t[o - 1]) continue;
-    t[o] = t[k]!;
-    w[2 * o] = w[2 * k]!;
-    w[2 * o + 1] = w[2 * k + 1]!;
-    o++;
-  }
-  if (page.n > start) page.n = o;
 }

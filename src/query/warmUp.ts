@@ -22,7 +22,8 @@ import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import type { Querier, SelectHints, SeriesData } from './promql/storage.js';
 import { answerBytes } from './render/matrixBytes.js';
-import { decodeSeriesSet, SeriesSetBuilder } from './seriesSet.js';
+import { SeriesSetBuilder } from './seriesSet.js';
+import { decodeSelection } from './seriesDecode.js';
 
 /** The synthetic selection: SERIES series of SAMPLES samples SCRAPE_MS apart, one chunk of at most 120 each. */
 const SERIES = 240;
@@ -98,7 +99,7 @@ class SyntheticQuerier implements Querier {
       const ref = b.addDistinctBlob(s.blob, 0, s.blob.length);
       for (const c of s.chunks) b.chunk(ref, c.data, 0, c.data.length, c.minT, c.maxT);
     }
-    return decodeSeriesSet(b.build(), mint, maxt, undefined, hints?.labels);
+    return decodeSelection(b.build(), mint, maxt, hints);
   }
 }
 

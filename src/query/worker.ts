@@ -19,7 +19,7 @@ import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
 import { answerBytes, renderMatrixPart } from './render/matrixBytes.js';
 import type { PartAnswer, PartInfo } from './split.js';
-import { decodeSeriesSet } from './seriesSet.js';
+import { decodeSelection } from './seriesDecode.js';
 import { assemble, type Gathered, type Subscriber } from './headSelect.js';
 import { HeadFeeds } from '../sharedmem/headFeed.js';
 import { queryFailure, type QueryFailure } from './httpApi.js';
@@ -169,7 +169,7 @@ class RemoteQuerier implements Querier {
     }
     const set = await assemble(feeds, g, mint, maxt, this.subscribe);
     if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
-    return decodeSeriesSet(set, mint, maxt, undefined, hints?.labels);
+    return decodeSelection(set, mint, maxt, hints);
   }
 }
 

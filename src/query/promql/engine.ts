@@ -14,12 +14,12 @@ import {
   type Call, type Expr, type MatrixSelector, type VectorSelector,
 } from './ast.js';
 import { evalDuration, type DurationContext } from './durations.js';
-import { Evaluator, prepareSeries, type PreparedSeries, type QueryContext } from './evaluator.js';
+import { Evaluator, isPreparedSeries, prepareSeries, type PreparedSeries, type QueryContext } from './evaluator.js';
 import { setOffsetForAtModifier, timeRange } from './modifiers.js';
 import { infoSelector } from './info.js';
 import { parseExpr } from './parse.js';
 import { labelProjection } from './projection.js';
-import type { Querier } from './storage.js';
+import type { Querier, SelectHints } from './storage.js';
 import { Annotations, PromQLError, cleanupMetricLabels, formatFloat, sortMatrix, type Matrix } from './value.js';
 
 /** EngineOptions configures an Engine; all durations are milliseconds. */
@@ -128,28 +128,32 @@ export class Engine {
     }
 
     // Every selector's time range, then all selects at once.
-    const selectors: { vs: VectorSelector; mint: number; maxt: number }[] = [];
+    const selectors: { vs: VectorSelector; mint: number; maxt: number; lazy: boolean }[] = [];
     const infoSelectors = new Map<Call, VectorSelector>();
     inspect(expr, (n, path) => {
       if (n.type === 'VectorSelector') {
         const parent = path[path.length - 1];
         const evalRange = parent && parent.type === 'MatrixSelector' ? parent.range : 0;
         const [mint, maxt] = timeRange(start, end, this.lookbackDelta, n, path, evalRange);
-        selectors.push({ vs: n, mint, maxt });
+        selectors.push({ vs: n, mint, maxt, lazy: rangeFunctionArg(path) });
       } else if (n.type === 'Call' && n.func.name === 'info') {
         const vs = infoSelector(n);
         infoSelectors.set(n, vs);
         const [mint, maxt] = timeRange(start, end, this.lookbackDelta, vs, [...path, n], 0);
-        selectors.push({ vs, mint, maxt });
+        selectors.push({ vs, mint, maxt, lazy: false });
       }
     });
     const projection = labelProjection(expr);
     const fetched = await Promise.all(selectors.map((s) => {
       const labels = projection.get(s.vs);
-      return labels === undefined ? q.select(s.vs.matchers, s.mint, s.maxt) : q.select(s.vs.matchers, s.mint, s.maxt, { labels });
+      const hints: SelectHints = {};
+      if (labels !== undefined) hints.labels = labels;
+      if (s.lazy) hints.lazy = true;
+      return labels === undefined && !s.lazy ? q.select(s.vs.matchers, s.mint, s.maxt) : q.select(s.vs.matchers, s.mint, s.maxt, hints);
     }));
     const data = new Map<VectorSelector, PreparedSeries[]>();
-    selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map(prepareSeries)));
+    // Lazy series (src/query/seriesDecode.ts) locate their stale markers when they are decoded.
+    selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map((d) => (isPreparedSeries(d) ? d : prepareSeries(d)))));
 
     setOffsetForAtModifier(start, expr);
     for (const vs of infoSelectors.values()) vs.offset = vs.at !== undefined ? vs.originalOffset + (start - vs.at) : vs.originalOffset;
@@ -174,6 +178,19 @@ export class Engine {
     }
     return { value: { type: 'vector', series: vectorOf(mat, start) }, warnings, infos };
   }
+}
+
+/**
+ * rangeFunctionArg tells, by its ancestors, a selector that is the range argument of a function
+ * call (`rate(x[5m])`, also with `@`): the call reads its series one at a time and releases each
+ * (src/query/promql/rangeEval.ts), so they may be decoded lazily.
+ */
+function rangeFunctionArg(path: readonly Expr[]): boolean {
+  let k = path.length - 1;
+  if (k < 1 || path[k]!.type !== 'MatrixSelector') return false;
+  k--;
+  if (path[k]!.type === 'StepInvariant') k--;
+  return k >= 0 && path[k]!.type === 'Call';
 }
 
 function vectorOf(mat: Matrix, t: number): { metric: Labels; t: number; v: number }[] {

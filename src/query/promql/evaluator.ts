@@ -36,6 +36,16 @@ export interface PreparedSeries {
   cv: Float64Array;
   /** Start timestamps of the clean samples (0 = unknown), when storage has them. */
   cst: Float64Array | undefined;
+  /**
+   * release, on a lazy series (src/query/seriesDecode.ts), gives its decoded samples up once a
+   * reader is done with them; they are decoded again if read again.
+   */
+  release?(): void;
+}
+
+/** isPreparedSeries tells a series a querier handed over prepared already (a lazy one). */
+export function isPreparedSeries(d: SeriesData | PreparedSeries): d is PreparedSeries {
+  return typeof (d as PreparedSeries).release === 'function';
 }
 
 const staleProbe = new Float64Array(1);

@@ -220,6 +220,8 @@ function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => voi
         ss.f.push(r);
       }
     }
+    // A lazy series' samples are not read again by this call (src/query/seriesDecode.ts).
+    s.release?.();
     if (ss.t.length > 0) {
       ev.addSamples(ss.t.length);
       visit(ss);

@@ -26,6 +26,12 @@ export interface SeriesData {
  */
 export interface SelectHints {
   labels?: readonly string[];
+  /**
+   * lazy: the query reads the series one at a time and releases each (a range function's
+   * argument): a querier may decode each series' samples only when it is read
+   * (src/query/seriesDecode.ts lazySeriesSet), or ignore the hint.
+   */
+  lazy?: boolean;
 }
 
 /** Querier selects series by label matchers; every matcher must hold. */
