@@ -34,34 +34,23 @@ export function decodeSeriesSet(s: RawSeriesSet, mint: number, maxt: number, int
   for (let c = 0; c < seriesChunks[n]!; c++) total += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
   let page = newSampleColumns(Math.min(total, PAGE_SAMPLES));
   const out: SeriesData[] = [];
-  const runs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c0 = seriesChunks[i]!;
-    const c1 = seriesChunks[i + 1]!;
-    let need = 0;
-    for (let c = c0; c < c1; c++) need += xorSampleCount(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!);
+    const need = seriesSamples(s, i);
     if (page.n + need > page.t.length) page = newSampleColumns(Math.max(need, Math.min(total, PAGE_SAMPLES)));
     const start = page.n;
-    if (s.merged[i] === 1) {
-      // Chunks from several sources (a block's, then the head's, which may overlap it): each
-      // chunk is a sorted run; runs are merged, each timestamp kept once (the first source's).
-      runs.length = 0;
-      for (const c of chunksByTime(s, c0, c1)) {
-        decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
-        runs.push(page.n);
-      }
-      mergeRuns(page, start, runs);
-    } else {
-      for (let c = c0; c < c1; c++) decodeXorInto(bytes, chunkOffs[c]!, chunkOffs[c + 1]! - chunkOffs[c]!, mint, maxt, page);
-    }
+    decodeSeriesInto(s, i, mint, maxt, page);
     total -= need;
     if (page.n === start) continue;
-    const labels = pick === undefined
-      ? interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!)
-      : interner.decodeOnly(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!, pick);
-    out.push({ labels, t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
+    out.push({ labels: labelsOf(s, i, interner, pick), t: page.t.subarray(start, page.n), v: page.v.subarray(start, page.n) });
   }
   return out;
+}
+
+/** labelsOf decodes series i's labels (with `pick`, those alone). */
+function labelsOf(s: RawSeriesSet, i: number, interner: LabelInterner, pick: LabelPick | undefined): Labels {
+  const off = s.labelOffs[i]!;
+  const len = s.labelOffs[i + 1]! - off;
+  return pick === undefined ? interner.decode(s.labelBytes, off, len) : interner.decodeOnly(s.labelBytes, off, len, pick);
 }
 
 /** chunksByTime lists chunks [c0, c1) by first timestamp when every one is known, else as they are. */
@@ -151,6 +140,8 @@ function decodeSeriesInto(s: RawSeriesSet, i: number, mint: number, maxt: number
   const c0 = seriesChunks[i]!;
   const c1 = seriesChunks[i + 1]!;
   if (s.merged[i] === 1) {
+    // Chunks from several sources (a block's, then the head's, which may overlap it): each
+    // chunk is a sorted run; runs are merged, each timestamp kept once (the first source's).
     const start = page.n;
     const runs: number[] = [];
     for (const c of chunksByTime(s, c0, c1)) {
@@ -243,10 +234,7 @@ export function lazySeriesSet(s: RawSeriesSet, mint: number, maxt: number, inter
   const out: LazySeries[] = [];
   for (let i = 0; i < n; i++) {
     if (s.seriesChunks[i + 1] === s.seriesChunks[i] || seriesSamples(s, i) === 0) continue;
-    const labels = pick === undefined
-      ? interner.decode(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!)
-      : interner.decodeOnly(s.labelBytes, s.labelOffs[i]!, s.labelOffs[i + 1]! - s.labelOffs[i]!, pick);
-    out.push(new LazySeries(labels, src, i));
+    out.push(new LazySeries(labelsOf(s, i, interner, pick), src, i));
   }
   return out;
 }

@@ -15,21 +15,29 @@ const STEP = 60_000;
 const SERIES = 20;
 const SAMPLES = 180; // 3 h: the first 2h range is cut into a block
 
+/** load writes SERIES series × SAMPLES samples of `cq`. */
+async function load(writeUrl: string): Promise<void> {
+  for (let k0 = 0; k0 < SAMPLES; k0 += 60) {
+    const r = await write(writeUrl, Array.from({ length: SERIES }, (_, s) => series({ __name__: 'cq', s: String(s) },
+      Array.from({ length: 60 }, (_, k) => [T0 + 500 + (k0 + k) * STEP, k0 + k] as [number, number]))));
+    assert.equal(r.status, 200, r.text);
+  }
+}
+
+/** countAll is the number of `cq` samples a query counts over the whole loaded range. */
+async function countAll(httpUrl: string): Promise<string> {
+  const at = (T0 + SAMPLES * STEP) / 1000;
+  const r = await getJson(`${httpUrl}/api/v1/query?query=${encodeURIComponent('sum(count_over_time(cq[4h]))')}&time=${at}`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const res = (r.body.data as { result: { value: [number, string] }[] }).result;
+  return res[0]?.value[1] ?? '0';
+}
+
 test('a query between the heads dropping a cut range and the end of the cut sees every sample', async () => {
   const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=0']);
   try {
-    for (let k0 = 0; k0 < SAMPLES; k0 += 60) {
-      const r = await write(n.writeUrl, Array.from({ length: SERIES }, (_, s) => series({ __name__: 'cq', s: String(s) },
-        Array.from({ length: 60 }, (_, k) => [T0 + 500 + (k0 + k) * STEP, k0 + k] as [number, number]))));
-      assert.equal(r.status, 200, r.text);
-    }
-    const at = (T0 + SAMPLES * STEP) / 1000;
-    const count = async (): Promise<string> => {
-      const r = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('sum(count_over_time(cq[4h]))')}&time=${at}`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const res = (r.body.data as { result: { value: [number, string] }[] }).result;
-      return res[0]?.value[1] ?? '0';
-    };
+    await load(n.writeUrl);
+    const count = (): Promise<string> => countAll(n.httpUrl);
     // A query now lists the blocks (none yet): the list is fresh for a while.
     assert.equal(await count(), String(SERIES * SAMPLES));
     // Right after the shard drops the cut range, before the cut returns, query again.
@@ -53,18 +61,8 @@ test('a query between the heads dropping a cut range and the end of the cut sees
 test('a query thread that listed the blocks before a cut made its own visible reads the heads before they drop the range', async () => {
   const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=1', '--query.warm-up=false']);
   try {
-    for (let k0 = 0; k0 < SAMPLES; k0 += 60) {
-      const r = await write(n.writeUrl, Array.from({ length: SERIES }, (_, s) => series({ __name__: 'cq', s: String(s) },
-        Array.from({ length: 60 }, (_, k) => [T0 + 500 + (k0 + k) * STEP, k0 + k] as [number, number]))));
-      assert.equal(r.status, 200, r.text);
-    }
-    const at = (T0 + SAMPLES * STEP) / 1000;
-    const count = async (): Promise<string> => {
-      const r = await getJson(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent('sum(count_over_time(cq[4h]))')}&time=${at}`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const res = (r.body.data as { result: { value: [number, string] }[] }).result;
-      return res[0]?.value[1] ?? '0';
-    };
+    await load(n.writeUrl);
+    const count = (): Promise<string> => countAll(n.httpUrl);
     assert.equal(await count(), String(SERIES * SAMPLES), 'before the cut');
     // The query lists the blocks (none) before the flush starts, then is slow to read the heads:
     // its listing waits, after it is made, until the shard has dropped the range (or 1.5 s,
