@@ -182,26 +182,28 @@ export class LazySeries implements PreparedSeries {
   readonly labels: Labels;
   private readonly src: LazySource;
   private readonly index: number;
+  /** The sample count of its chunks: the room a decode needs. */
+  private readonly need: number;
   private p: PreparedSeries | undefined = undefined;
 
-  constructor(labels: Labels, src: LazySource, index: number) {
+  constructor(labels: Labels, src: LazySource, index: number, need: number) {
     this.labels = labels;
     this.src = src;
     this.index = index;
+    this.need = need;
   }
 
   private load(): PreparedSeries {
     if (this.p !== undefined) return this.p;
     const src = this.src;
-    const need = seriesSamples(src.set, this.index);
     let cols: SampleColumns;
     if (src.owner === null) {
       cols = src.scratch;
       cols.n = 0;
-      ensureRoom(cols, need);
+      ensureRoom(cols, this.need);
       src.owner = this;
     } else {
-      cols = newSampleColumns(need);
+      cols = newSampleColumns(this.need);
     }
     decodeSeriesInto(src.set, this.index, src.mint, src.maxt, cols);
     this.p = prepareSeries({ labels: this.labels, t: cols.t.subarray(0, cols.n), v: cols.v.subarray(0, cols.n) });
@@ -224,7 +226,7 @@ export class LazySeries implements PreparedSeries {
 
 /**
  * lazySeriesSet decodes every series' labels now (with `only`, those alone) and its samples when
- * first read. Series without a chunk are left out; a series whose chunks hold no sample within
+ * first read. Series without a sample in their chunks are left out; one whose chunks hold none within
  * [mint, maxt] is kept, and reads as empty.
  */
 export function lazySeriesSet(s: RawSeriesSet, mint: number, maxt: number, interner = new LabelInterner(), only?: readonly string[]): LazySeries[] {
@@ -233,8 +235,9 @@ export function lazySeriesSet(s: RawSeriesSet, mint: number, maxt: number, inter
   const src: LazySource = { set: s, mint, maxt, scratch: newSampleColumns(1024), owner: null };
   const out: LazySeries[] = [];
   for (let i = 0; i < n; i++) {
-    if (s.seriesChunks[i + 1] === s.seriesChunks[i] || seriesSamples(s, i) === 0) continue;
-    out.push(new LazySeries(labelsOf(s, i, interner, pick), src, i));
+    const need = seriesSamples(s, i);
+    if (need === 0) continue;
+    out.push(new LazySeries(labelsOf(s, i, interner, pick), src, i, need));
   }
   return out;
 }

@@ -149,7 +149,7 @@ export class Engine {
       const hints: SelectHints = {};
       if (labels !== undefined) hints.labels = labels;
       if (s.lazy) hints.lazy = true;
-      return labels === undefined && !s.lazy ? q.select(s.vs.matchers, s.mint, s.maxt) : q.select(s.vs.matchers, s.mint, s.maxt, hints);
+      return q.select(s.vs.matchers, s.mint, s.maxt, hints);
     }));
     const data = new Map<VectorSelector, PreparedSeries[]>();
     // Lazy series (src/query/seriesDecode.ts) locate their stale markers when they are decoded.
