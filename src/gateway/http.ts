@@ -17,6 +17,11 @@ export interface HttpRequest {
   path: string;
   query: string;
   headers: Map<string, string>;
+  /**
+   * abortSignal returns a signal that aborts when the client goes away before the reply (made on
+   * the first call, so requests that never ask pay nothing).
+   */
+  abortSignal?: () => AbortSignal;
 }
 
 /** HttpReply is what a handler answers. */
@@ -165,6 +170,12 @@ export function chooseEngine(): { engine: EngineName; warning: string } {
   return loadUws() ? { engine: 'uws', warning: '' } : { engine: 'node', warning: uwsError };
 }
 
+/** clientGone returns the controller's signal, aborted first when the client is gone already. */
+function clientGone(c: AbortController, goneAlready: boolean): AbortSignal {
+  if (goneAlready && !c.signal.aborted) c.abort();
+  return c.signal;
+}
+
 function statusLine(code: number): string {
   return `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
 }
@@ -225,8 +236,9 @@ function listenUws(host: string, port: number, routes: Route[], log: Logger, exc
       endInFlight();
       if (held > 0) { budget!.release(held); held = 0; }
     };
-    res.onAborted(() => { aborted = true; end(); });
-    const hreq: HttpRequest = { method, path, query, headers };
+    let gone: AbortController | undefined;
+    res.onAborted(() => { aborted = true; gone?.abort(); end(); });
+    const hreq: HttpRequest = { method, path, query, headers, abortSignal: () => clientGone((gone ??= new AbortController()), aborted) };
     const refused = route?.admit?.(hreq);
     const respond = (r: HttpReply): void => {
       end();
@@ -328,7 +340,9 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
     const route = matchRoute(routes, method, path);
     const limit = route ? route.maxBodyBytes : 0;
     const budget = route?.budget;
-    const hreq: HttpRequest = { method, path, query, headers };
+    let answered = false;
+    let gone: AbortController | undefined;
+    const hreq: HttpRequest = { method, path, query, headers, abortSignal: () => clientGone((gone ??= new AbortController()), res.closed && !answered) };
     /** Budget bytes this request holds (returned when it ends, however it ends). */
     let held = 0;
     const endInFlight = inFlight.begin();
@@ -336,7 +350,6 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
       endInFlight();
       if (held > 0) { budget!.release(held); held = 0; }
     };
-    let answered = false;
     const send = (r: HttpReply): void => {
       if (answered) return;
       answered = true;
@@ -344,7 +357,10 @@ function listenNode(host: string, port: number, routes: Route[], log: Logger): P
       res.writeHead(r.status, r.headers);
       res.end(r.body ?? '');
     };
-    res.once('close', end);
+    res.once('close', () => {
+      if (!answered) gone?.abort();
+      end();
+    });
     const early = route === undefined ? NOT_FOUND : route.admit?.(hreq);
     const chunks: Buffer[] = [];
     let len = 0;

@@ -31,7 +31,7 @@ export interface QueryFailure { status: number; errorType: string; message: stri
 
 /**
  * queryFailure classifies an error of a query: coded errors by their code, the engine's
- * timeout as 503 `timeout`, any other evaluation error as 422 `execution` (Prometheus' classes).
+ * timeout as 503 `timeout`, a query its client left as 499 `canceled`, any other evaluation error as 422 `execution` (Prometheus' classes).
  */
 export function queryFailure(e: unknown): QueryFailure {
   const message = isSluiceError(e) || e instanceof Error ? e.message : String(e);
@@ -40,6 +40,8 @@ export function queryFailure(e: unknown): QueryFailure {
     return { status, errorType: errorType(status), message };
   }
   if (/timed out/.test(message)) return { status: 503, errorType: 'timeout', message };
+  // Prometheus answers a query canceled by its client's leaving 499 (nginx' "client closed request").
+  if (/^query was canceled/.test(message)) return { status: 499, errorType: 'canceled', message };
   return { status: 422, errorType: 'execution', message };
 }
 

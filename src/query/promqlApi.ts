@@ -3,7 +3,8 @@
  * sends them: /api/v1/query, /api/v1/query_range, /api/v1/format_query, /api/v1/metadata,
  * /api/v1/query_exemplars, /api/v1/status/buildinfo, /api/v1/status/tsdb. Answers and errors in
  * Prometheus' JSON shape: parse errors are 400 bad_data, evaluation errors 422 execution,
- * timeouts 503 timeout. A query only sees the tenant named by the tenant header.
+ * timeouts 503 timeout, queries their client left 499 canceled (evaluated in worker threads).
+ * A query only sees the tenant named by the tenant header.
  */
 import { ErrorCode, SluiceError } from '../errors.js';
 import { resolveTenant } from '../gateway/tenant.js';
@@ -117,7 +118,8 @@ export class PromqlApi {
       for (const w of q.warnings) if (!raw.warnings.includes(w)) raw.warnings.push(w);
       return new Answered({ status: 200, headers: JSON_HEADERS, body: answerBytes(raw) });
     }
-    const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step);
+    // A query whose client went away stops (Grafana cancels a panel's query when its range moves).
+    const a = await workers.run(new TenantSource(this.opts, tenant), text, start, end, step, req.abortSignal?.());
     if ('error' in a) return new Answered(failureReply(a.error));
     return new Answered({ status: 200, headers: JSON_HEADERS, body: a.body });
   }

@@ -54,6 +54,8 @@ export interface QueryTask {
   lookbackDelta: number;
   maxSamples: number;
   timeoutMs: number;
+  /** cancel is set (non-zero) by the main thread when the query's client went away. */
+  cancel?: Int32Array;
   /** port carries the selects (and requests for head feeds) to the main thread. */
   port?: MessagePort;
   /** part is one part of a split query, gathered already (its one select is answered with it). */
@@ -179,7 +181,10 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
   try {
     const expr = parseExpr(task.query);
     const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr));
-    const engine = new Engine({ lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs });
+    const engine = new Engine({
+      lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs,
+      ...(task.cancel !== undefined ? { cancel: task.cancel } : {}),
+    });
     const raw = await engine.execExpr(q, expr, task.start, task.end, task.step);
     raw.warnings.push(...q.warnings);
     if (q.part === undefined) {

@@ -65,6 +65,12 @@ const THREAD_IDLE_MS = 2_147_483_647;
 /** PoolAnswer is a query's answer: the whole response body (UTF-8), or a failure. */
 export type PoolAnswer = { body: Uint8Array } | { error: QueryFailure };
 
+/** CANCELED is the engine's error for a query whose client went away (Prometheus' wording). */
+const CANCELED = 'query was canceled in expression evaluation';
+
+/** QueryCall is one query as run() was given it, with its cancel flag (set when its client is gone). */
+type QueryCall = Pick<QueryTask, 'query' | 'start' | 'end' | 'step'> & { cancel: Int32Array };
+
 /** TOO_MANY_SAMPLES starts the engine's error for a query over --query.max-samples. */
 const TOO_MANY_SAMPLES = 'query processing would load too many samples';
 
@@ -72,8 +78,12 @@ const TOO_MANY_SAMPLES = 'query processing would load too many samples';
  * serveTask answers one task's port: its selects (gathered from `source`, then handed to
  * `onSelect`, which replies) and its threads' requests for head feeds.
  */
-function serveTask(port: MessagePort, source: TenantSource, onSelect: (m: SelectRequest, g: Gathered) => void): void {
+function serveTask(port: MessagePort, source: TenantSource, cancel: Int32Array, onSelect: (m: SelectRequest, g: Gathered) => void): void {
   port.on('message', (m: TaskRequest) => {
+    if (Atomics.load(cancel, 0) !== 0) {
+      port.postMessage({ id: m.id, error: queryFailure(new Error(CANCELED)) } satisfies SelectReply | SubscribeReply);
+      return;
+    }
     if (m.type === 'subscribe') {
       try {
         const { ports, generations } = source.subscribe(m.shards);
@@ -115,11 +125,22 @@ export class QueryPool {
     });
   }
 
-  /** run evaluates `query` over `source`; step 0 means an instant query at `start`. */
-  run(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
-    const p = this.runWhole(source, query, start, end, step);
+  /**
+   * run evaluates `query` over `source`; step 0 means an instant query at `start`. When `signal`
+   * aborts (the client went away), the query stops at its thread's next deadline check and
+   * answers Prometheus' canceled error; one not started yet stops before its selects.
+   */
+  run(source: TenantSource, query: string, start: number, end: number, step: number, signal?: AbortSignal): Promise<PoolAnswer> {
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const p = this.runWhole(source, { query, start, end, step, cancel });
     this.running.add(p);
-    const done = (): void => { this.running.delete(p); };
+    const done = (): void => {
+      this.running.delete(p);
+      signal?.removeEventListener('abort', onAbort);
+    };
     p.then(done, done);
     return p;
   }
@@ -135,19 +156,19 @@ export class QueryPool {
     return Promise.allSettled([...this.running]).then(() => undefined);
   }
 
-  private async runWhole(source: TenantSource, query: string, start: number, end: number, step: number): Promise<PoolAnswer> {
-    const answer = await this.runOnce(source, query, start, end, step, true);
+  private async runWhole(source: TenantSource, call: QueryCall): Promise<PoolAnswer> {
+    const answer = await this.runOnce(source, call, true);
     // A part that ran out of its share of the samples: the whole query again, in one thread, with
     // the whole budget, so that the answer is the one an unsplit query gives.
     if ('error' in answer && answer.error.message.startsWith(TOO_MANY_SAMPLES) && answer.split === true) {
       this.opts.onSplit?.('rerun');
-      return this.runOnce(source, query, start, end, step, false);
+      return this.runOnce(source, call, false);
     }
     return 'error' in answer ? { error: answer.error } : answer;
   }
 
   private async runOnce(
-    source: TenantSource, query: string, start: number, end: number, step: number, mayPart: boolean,
+    source: TenantSource, call: QueryCall, mayPart: boolean,
   ): Promise<{ body: Uint8Array } | { error: QueryFailure; split?: boolean }> {
     const began = performance.now();
     const { port1, port2 } = new MessageChannel();
@@ -167,20 +188,20 @@ export class QueryPool {
         // A part's thread reads its head series itself and may need feeds: it asks on its own port.
         const { port1: partPort, port2: partServe } = new MessageChannel();
         opened.push(partServe);
-        serveTask(partServe, source, (pm) => {
+        serveTask(partServe, source, call.cancel, (pm) => {
           partServe.postMessage({ id: pm.id, error: queryFailure(new Error('query part: a second select')) } satisfies SelectReply);
         });
         const gw = split[w]!;
-        const task: QueryTask = { query, start, end, step, ...this.engineOptions(), timeoutMs, port: partPort, part: { info: info(w), gathered: gw } };
+        const task: QueryTask = { ...call, ...this.engineOptions(), timeoutMs, port: partPort, part: { info: info(w), gathered: gw } };
         parts.push(this.task(task, [...gatheredTransfer(gw), partPort]).catch((e: unknown) => ({ error: queryFailure(e) })));
       }
       const g0 = split[0]!;
       port2.postMessage({ id: m.id, gathered: g0, part: info(0) } satisfies SelectReply, gatheredTransfer(g0));
     };
-    serveTask(port2, source, onSelect);
+    serveTask(port2, source, call.cancel, onSelect);
     let first: QueryAnswer;
     try {
-      first = await this.task({ query, start, end, step, port: port1, ...this.engineOptions() }, [port1]);
+      first = await this.task({ ...call, port: port1, ...this.engineOptions() }, [port1]);
     } finally {
       port2.close();
     }

@@ -177,3 +177,43 @@ test('query threads run at SCHED_IDLE by default, at nice 10 with --query.cpu-pr
     }
   }
 });
+
+/** durationOf reads the count and sum of sluice_query_duration_seconds for one handler and code. */
+async function durationOf(n: TestNode, handler: string, code: number): Promise<{ count: number; sum: number }> {
+  const text = await (await fetch(`${n.httpUrl}/metrics`)).text();
+  const read = (kind: string): number => {
+    const m = new RegExp(`^sluice_query_duration_seconds_${kind}\\{([^}]*)\\} (\\S+)$`, 'm');
+    for (const line of text.split('\n')) {
+      const g = m.exec(line);
+      if (g && g[1]!.includes(`handler="${handler}"`) && g[1]!.includes(`code="${code}"`)) return Number(g[2]);
+    }
+    return 0;
+  };
+  return { count: read('count'), sum: read('sum') };
+}
+
+test('a query whose client goes away stops: its thread is free at once and it counts as 499 canceled', async () => {
+  const n = await startNode(['--receive.shards=1', '--receive.gateways=1', '--query.workers=1', '--query.timeout=10m']);
+  try {
+    await load(n);
+    // Billions of additions over one series and no storage: minutes of evaluation unless stopped.
+    const heavy = 'sum_over_time((sum_over_time(vector(1)[2d:1s]))[2d:1s])';
+    const ac = new AbortController();
+    const gone = fetch(`${n.httpUrl}/api/v1/query?query=${encodeURIComponent(heavy)}&time=${T0 / 1000}`, { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 500));
+    ac.abort();
+    await assert.rejects(gone, { name: 'AbortError' });
+    // One thread: the next query waits for it, and is answered only once the heavy one stopped.
+    const began = performance.now();
+    const ok = await getJson(`${n.httpUrl}/api/v1/query?query=count(wq)&time=${(T0 + SAMPLES * STEP) / 1000}`);
+    const waited = performance.now() - began;
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual((ok.body.data as { result: { value: [number, string] }[] }).result[0]!.value[1], String(SERIES));
+    const canceled = await durationOf(n, 'query', 499);
+    assert.equal(canceled.count, 1, 'the heavy query ended canceled (499)');
+    assert.ok(canceled.sum < 15, `it stopped soon after its client left, not at its end (${canceled.sum.toFixed(1)} s)`);
+    assert.ok(waited < 15_000, `the next query waited ${waited.toFixed(0)} ms`);
+  } finally {
+    await n.stop();
+  }
+});

@@ -32,6 +32,8 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** noStepSubqueryIntervalMs: the step of subqueries written without one (default 1m). */
   noStepSubqueryIntervalMs?: number;
+  /** cancel: a flag another thread sets (non-zero) to stop the query, its client gone (QueryContext.cancel). */
+  cancel?: Int32Array;
   /**
    * delayedNameRemoval keeps metric names until the end of evaluation, as Prometheus does with
    * `--enable-feature=promql-delayed-name-removal` and in its own PromQL tests (default false,
@@ -73,6 +75,7 @@ export class Engine {
   readonly lookbackDelta: number;
   readonly maxSamples: number;
   readonly timeoutMs: number;
+  readonly cancel?: Int32Array;
   readonly noStepSubqueryIntervalMs: number;
   readonly delayedNameRemoval: boolean;
 
@@ -81,6 +84,7 @@ export class Engine {
     this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
     this.maxSamples = opts.maxSamples ?? 50_000_000;
     this.timeoutMs = opts.timeoutMs ?? 120_000;
+    if (opts.cancel !== undefined) this.cancel = opts.cancel;
     this.noStepSubqueryIntervalMs = opts.noStepSubqueryIntervalMs ?? 60_000;
   }
 
@@ -159,6 +163,7 @@ export class Engine {
     for (const vs of infoSelectors.values()) vs.offset = vs.at !== undefined ? vs.originalOffset + (start - vs.at) : vs.originalOffset;
     const ctx: QueryContext = {
       start, end, step, lookback: this.lookbackDelta, maxSamples: q.maxSamples?.() ?? this.maxSamples, deadline,
+      ...(this.cancel !== undefined ? { cancel: this.cancel } : {}),
       noStepSubqueryInterval: () => this.noStepSubqueryIntervalMs, data, annos, infoSelectors,
       delayedNameRemoval: this.delayedNameRemoval,
     };

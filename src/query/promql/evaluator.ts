@@ -95,6 +95,11 @@ export interface QueryContext {
   lookback: number;
   maxSamples: number;
   deadline: number;
+  /**
+   * cancel, when set, is a flag another thread sets (to non-zero) when the query's client went
+   * away: evaluation stops at its next deadline check, as it does at the deadline.
+   */
+  cancel?: Int32Array;
   noStepSubqueryInterval: (rangeMs: number) => number;
   data: Map<VectorSelector, PreparedSeries[]>;
   annos: Annotations;
@@ -105,6 +110,15 @@ export interface QueryContext {
    * promql-delayed-name-removal); otherwise every operation drops them at once.
    */
   delayedNameRemoval: boolean;
+}
+
+/**
+ * checkDeadline throws Prometheus' errors for a query whose client went away (canceled) or that
+ * ran past its deadline (timed out).
+ */
+export function checkDeadline(q: QueryContext): void {
+  if (q.cancel !== undefined && Atomics.load(q.cancel, 0) !== 0) throw new PromQLError('query was canceled in expression evaluation');
+  if (Date.now() > q.deadline) throw new PromQLError('query timed out in expression evaluation');
 }
 
 /** Evaluator evaluates expressions over the steps start, start+interval, …, end. */
@@ -165,9 +179,14 @@ export class Evaluator {
     return Math.round((ts - this.start) / this.interval);
   }
 
-  /** checkTimeout throws when the query ran past its deadline (checked every few calls). */
+  /** checkNow throws when the query was canceled or ran past its deadline. */
+  checkNow(): void {
+    checkDeadline(this.q);
+  }
+
+  /** checkTimeout throws when the query was canceled or ran past its deadline (checked every few calls). */
   checkTimeout(): void {
-    if ((++this.ops & 63) === 0 && Date.now() > this.q.deadline) throw new PromQLError('query timed out in expression evaluation');
+    if ((++this.ops & 63) === 0) checkDeadline(this.q);
   }
 
   /** addSamples accounts for samples now held in memory. */
@@ -188,7 +207,7 @@ export class Evaluator {
   }
 
   eval(e: Expr): Matrix | StringValue {
-    if (Date.now() > this.q.deadline) throw new PromQLError('query timed out in expression evaluation');
+    checkDeadline(this.q);
     if (this.end < this.start) return [];
     const before = this.cur;
     const out = this.evalNode(e);

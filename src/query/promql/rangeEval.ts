@@ -150,6 +150,9 @@ function prepareRangeCall(ev: Evaluator, e: Call, argIndex: number): RangeCall {
   return { call: e, argIndex, name, fn, arg, series, offset, range, fixedWindow, anchored, smoothed, subqueryCost, dropName, mayCollide };
 }
 
+/** CHECK_EVERY_SAMPLES: window samples handed to range functions between two deadline checks. */
+const CHECK_EVERY_SAMPLES = 1 << 20;
+
 /** rangeCallSeries evaluates the call's series in order, handing each non-empty result to `visit`. */
 function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => void): void {
   const { name, fn, series, offset, range, fixedWindow, anchored, smoothed, dropName } = rc;
@@ -166,6 +169,9 @@ function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => voi
     fnName: name, argPos: rc.arg.pos, scratch: new Float64Array(64), aux: 0, noDrops: false,
   };
   const isRateLike = name === 'rate' || name === 'increase';
+  // Samples looked at since the last deadline check: one series with long windows (a subquery's,
+  // say) is checked as it goes, not only when it ends.
+  let work = 0;
   for (const s of series) {
     ev.checkTimeout();
     const nm = ev.named(s.labels, dropName);
@@ -214,6 +220,11 @@ function rangeCallSeries(ev: Evaluator, rc: RangeCall, visit: (s: Series) => voi
       // Prometheus holds one window per series in memory; it counts towards the sample limit.
       if (ev.cur + ss.t.length + (w.hi - w.lo) > ev.q.maxSamples) throw tooManySamples();
       w.ts = ts;
+      work += w.hi - w.lo;
+      if (work > CHECK_EVERY_SAMPLES) {
+        work = 0;
+        ev.checkNow();
+      }
       const r = fn(w);
       if (r !== undefined) {
         ss.t.push(ts);

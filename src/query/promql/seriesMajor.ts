@@ -150,7 +150,7 @@ export function streamAggregate(ev: Evaluator, e: Aggregate, g: Grouping): Matri
   const rc = rangeCallOf(e.expr);
   if (rc === undefined) return undefined;
   // What Evaluator.eval does around evaluating the argument.
-  if (Date.now() > ev.q.deadline) throw new PromQLError('query timed out in expression evaluation');
+  ev.checkNow();
   if (ev.end < ev.start) return [];
   const steps = Math.floor((ev.end - ev.start) / ev.interval) + 1;
   if (!(steps >= 1)) return undefined;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import type { Labels } from '../../../src/model/labels.js';
 import type { Matcher } from '../../../src/model/matchers.js';
 import { Engine } from '../../../src/query/promql/engine.js';
@@ -124,6 +125,24 @@ test('limits: too many samples, timeout, bad range queries', async () => {
     { message: 'invalid expression type "range vector" for range query, must be Scalar or instant Vector' },
   );
   await assert.rejects(new Engine().rangeQuery(q, 'foo', 0, minute, 0), /zero or negative query resolution step/);
+});
+
+test('timeout and cancel stop a query inside one long series, not only between series', async () => {
+  const q = fakeQuerier([]);
+  // One series, a day of one-second windows a day long: ~20 s of additions when not stopped.
+  const heavy = 'sum_over_time((sum_over_time(vector(1)[1d:1s]))[1d:1s])';
+  let began = performance.now();
+  await assert.rejects(new Engine({ timeoutMs: 300 }).instantQuery(q, heavy, 1e9), { message: 'query timed out in expression evaluation' });
+  assert.ok(performance.now() - began < 5000, `stopped ${(performance.now() - began).toFixed(0)} ms in`);
+  // The cancel flag, set by another thread (as the main thread does when the query's client
+  // leaves) while this one is evaluating.
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  const setter = new Worker('const { workerData: f } = require("node:worker_threads"); setTimeout(() => Atomics.store(f, 0, 1), 300);', { eval: true, workerData: cancel });
+  began = performance.now();
+  const run = new Engine({ cancel }).instantQuery(q, heavy, 1e9);
+  await assert.rejects(run, { message: 'query was canceled in expression evaluation' });
+  assert.ok(performance.now() - began < 5000, `stopped ${(performance.now() - began).toFixed(0)} ms in`);
+  await setter.terminate();
 });
 
 test('annotations: possible non-counter, sort in range queries', async () => {
