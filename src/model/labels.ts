@@ -116,22 +116,14 @@ function compareRange(a: Uint8Array, ap: number, aEnd: number, b: Uint8Array): n
  * len + blobLabelsBytes(over) bytes. Returns the end offset.
  */
 export function mergeLabelBlob(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number, over: BlobLabels, drop: BlobLabels): number {
+  // No closures here: called once per series, a closure made per call is compiled again after
+  // every full GC (src/query/promql/rangeEval.ts SeriesSink); the helpers are module functions.
   const end = off + len;
   let p = off;
   let j = 0;
   let w = at;
   // Labels kept as they are go out in runs: src[run, p) is pending.
   let run = p;
-  const flush = (): void => {
-    if (p - run > 32) dst.set(src.subarray(run, p), w);
-    else for (let k = run; k < p; k++) dst[w + k - run] = src[k]!;
-    w += p - run;
-  };
-  const put = (name: Uint8Array, value: Uint8Array): void => {
-    for (let d = 0; d < drop.length; d++) if (compareRange(name, 0, name.length, drop[d]![0]) === 0) return;
-    dst.set(name, w); w += name.length; dst[w++] = LABEL_SEP;
-    dst.set(value, w); w += value.length; dst[w++] = LABEL_SEP;
-  };
   while (p < end) {
     let q = p;
     while (src[q] !== LABEL_SEP) q++;
@@ -139,23 +131,44 @@ export function mergeLabelBlob(dst: Uint8Array, at: number, src: Uint8Array, off
     while (src[r] !== LABEL_SEP) r++;
     let c = 1;
     if (j < over.length && (c = compareRange(src, p, q, over[j]![0])) >= 0) {
-      flush();
-      while (j < over.length && (c = compareRange(src, p, q, over[j]![0])) > 0) put(over[j]![0], over[j++]![1]);
+      w = copyRun(dst, w, src, run, p);
+      while (j < over.length && (c = compareRange(src, p, q, over[j]![0])) > 0) {
+        w = putLabel(dst, w, over[j]![0], over[j]![1], drop);
+        j++;
+      }
       run = p;
     }
     let dropped = c === 0;
     for (let d = 0; d < drop.length && !dropped; d++) if (compareRange(src, p, q, drop[d]![0]) === 0) dropped = true;
     if (dropped) {
       // Replaced by the label of `over` with the same name (put next), or dropped.
-      flush();
-      if (c === 0) put(over[j]![0], over[j++]![1]);
+      w = copyRun(dst, w, src, run, p);
+      if (c === 0) {
+        w = putLabel(dst, w, over[j]![0], over[j]![1], drop);
+        j++;
+      }
       p = r + 1;
       run = p;
     } else {
       p = r + 1;
     }
   }
-  flush();
-  while (j < over.length) put(over[j]![0], over[j++]![1]);
+  w = copyRun(dst, w, src, run, p);
+  for (; j < over.length; j++) w = putLabel(dst, w, over[j]![0], over[j]![1], drop);
+  return w;
+}
+
+/** copyRun copies src[from, to) to dst at `w`; returns the new end. */
+function copyRun(dst: Uint8Array, w: number, src: Uint8Array, from: number, to: number): number {
+  if (to - from > 32) dst.set(src.subarray(from, to), w);
+  else for (let k = from; k < to; k++) dst[w + k - from] = src[k]!;
+  return w + (to - from);
+}
+
+/** putLabel writes the label name=value to dst at `w` unless `drop` names it; returns the new end. */
+function putLabel(dst: Uint8Array, w: number, name: Uint8Array, value: Uint8Array, drop: BlobLabels): number {
+  for (let d = 0; d < drop.length; d++) if (compareRange(name, 0, name.length, drop[d]![0]) === 0) return w;
+  dst.set(name, w); w += name.length; dst[w++] = LABEL_SEP;
+  dst.set(value, w); w += value.length; dst[w++] = LABEL_SEP;
   return w;
 }

@@ -12,7 +12,7 @@ import { quantile } from './quantile.js';
 import { Collector, StepCursor } from './steps.js';
 import { PromQLError, formatGoFloatF, formatGoG, keepLabels, labelsKey, newSeries, setLabel, type Matrix, type Series } from './value.js';
 import { goQuote } from './strings.js';
-import { SERIES_MAJOR_MAX_CELLS, SERIES_MAJOR_OPS, seriesMajor, streamAggregate } from './seriesMajor.js';
+import { SERIES_MAJOR_MAX_CELLS, SERIES_MAJOR_OPS, seriesMajor, streamAggregate, type Grouping } from './seriesMajor.js';
 
 /**
  * FParams is an aggregation parameter per step. min/max follow Go's math.Min/Max: NaN as soon as
@@ -78,6 +78,25 @@ function groupingLabels(ls: Labels, grouping: string[], without: boolean): Label
   return [];
 }
 
+/** GroupBy is a Grouping by (or without) a list of label names. */
+class GroupBy implements Grouping {
+  private readonly names: string[];
+  private readonly without: boolean;
+
+  constructor(names: string[], without: boolean) {
+    this.names = names;
+    this.without = without;
+  }
+
+  key(ls: Labels): string {
+    return groupingKey(ls, this.names, this.without);
+  }
+
+  labels(ls: Labels): Labels {
+    return groupingLabels(ls, this.names, this.without);
+  }
+}
+
 interface Group {
   seen: boolean;
   floatValue: number;
@@ -107,7 +126,7 @@ function kahanAdd(g: Group, inc: number): void {
 export function evalAggregate(ev: Evaluator, e: Aggregate): Matrix {
   const grouping = [...e.grouping].sort();
   if (e.op === 'count_values') return countValues(ev, e, grouping);
-  const streamed = streamAggregate(ev, e, { key: (ls) => groupingKey(ls, grouping, e.without), labels: (ls) => groupingLabels(ls, grouping, e.without) });
+  const streamed = streamAggregate(ev, e, new GroupBy(grouping, e.without));
   if (streamed !== undefined) return streamed;
   const params = evalParam(ev, e.param ? unwrapParens(e.param) : undefined);
   const input = ev.evalMatrix(e.expr);

@@ -19,7 +19,7 @@ import { setOffsetForAtModifier, timeRange } from './modifiers.js';
 import { infoSelector } from './info.js';
 import { parseExpr } from './parse.js';
 import { labelProjection } from './projection.js';
-import type { Querier, SelectHints } from './storage.js';
+import type { Querier, SelectHints, SeriesData } from './storage.js';
 import { Annotations, PromQLError, cleanupMetricLabels, formatFloat, sortMatrix, type Matrix } from './value.js';
 
 /** EngineOptions configures an Engine; all durations are milliseconds. */
@@ -40,6 +40,14 @@ export interface EngineOptions {
    * as a stock Prometheus 3.x).
    */
   delayedNameRemoval?: boolean;
+}
+
+/**
+ * asPrepared prepares one selected series (a lazy one prepares itself when decoded). Module-level:
+ * a closure in the query would be compiled again in every query (rangeEval.ts SeriesSink).
+ */
+function asPrepared(d: SeriesData | PreparedSeries): PreparedSeries {
+  return isPreparedSeries(d) ? d : prepareSeries(d);
 }
 
 /** QueryValue is an evaluation result before JSON formatting. */
@@ -157,7 +165,7 @@ export class Engine {
     }));
     const data = new Map<VectorSelector, PreparedSeries[]>();
     // Lazy series (src/query/seriesDecode.ts) locate their stale markers when they are decoded.
-    selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map((d) => (isPreparedSeries(d) ? d : prepareSeries(d)))));
+    selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map(asPrepared)));
 
     setOffsetForAtModifier(start, expr);
     for (const vs of infoSelectors.values()) vs.offset = vs.at !== undefined ? vs.originalOffset + (start - vs.at) : vs.originalOffset;

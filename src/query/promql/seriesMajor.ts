@@ -12,7 +12,7 @@
  */
 import { unwrapParens, type Aggregate, type Call, type Expr } from './ast.js';
 import type { Evaluator } from './evaluator.js';
-import { streamRangeCall } from './rangeEval.js';
+import { streamRangeCall, type SeriesSink } from './rangeEval.js';
 import { PromQLError, newSeries, tooManySamples, type Matrix, type Series } from './value.js';
 import type { Labels } from '../../model/labels.js';
 
@@ -21,10 +21,13 @@ export const SERIES_MAJOR_OPS = new Set(['sum', 'count', 'group', 'min', 'max'])
 /** Groups × steps above which the per-cell state would be too large (17 B a cell). */
 export const SERIES_MAJOR_MAX_CELLS = 1 << 22;
 
-/** Grouping says how input labels map to groups (aggregations.ts groupingKey / groupingLabels). */
+/**
+ * Grouping says how input labels map to groups (aggregations.ts GroupBy). Called once per series:
+ * methods of a long-lived class keep their optimized code, a query's closures do not (SeriesSink).
+ */
 export interface Grouping {
-  key: (ls: Labels) => string;
-  labels: (ls: Labels) => Labels;
+  key(ls: Labels): string;
+  labels(ls: Labels): Labels;
 }
 
 /** One group's cells, one per step. */
@@ -61,13 +64,16 @@ class GroupCells {
    * the step-by-step loop handles (the cells are then part-folded: callers drop them).
    */
   add(g: number, s: Series): boolean {
+    return this.addPoints(g, s.dropName, s.t, s.f, s.t.length);
+  }
+
+  /** addPoints is add for a series given as columns: points [0, n) of ts and fs. */
+  addPoints(g: number, drop: boolean, ts: ArrayLike<number>, fs: ArrayLike<number>, n: number): boolean {
     const c = this.cells[g]!;
     const { seen, dropName, val, comp } = c;
     const op = this.op;
-    const dn = s.dropName ? 1 : 0;
-    const ts = s.t;
-    const fs = s.f;
-    for (let p = 0; p < ts.length; p++) {
+    const dn = drop ? 1 : 0;
+    for (let p = 0; p < n; p++) {
       const k = (ts[p]! - this.start) / this.interval;
       if (k !== Math.floor(k) || k < 0 || k >= this.steps) return false;
       const f = fs[p]!;
@@ -106,6 +112,42 @@ class GroupCells {
       }
     }
     return result.filter((x) => x.t.length > 0);
+  }
+}
+
+/**
+ * GroupFold is streamAggregate's sink: it folds each range-function result series into its
+ * group's cells as it comes (a class, not a closure: see SeriesSink).
+ */
+class GroupFold implements SeriesSink {
+  readonly g: Grouping;
+  readonly cells: GroupCells;
+  readonly groupIndex = new Map<string, number>();
+  readonly result: Series[] = [];
+  /** held counts the samples of the series folded, as if they were held whole. */
+  held = 0;
+  offGrid = false;
+
+  constructor(g: Grouping, cells: GroupCells) {
+    this.g = g;
+    this.cells = cells;
+  }
+
+  push(s: Series): void {
+    this.pushPoints(s.metric, s.dropName, s.t, s.f, s.t.length);
+  }
+
+  pushPoints(metric: Labels, dropName: boolean, t: ArrayLike<number>, f: ArrayLike<number>, n: number): void {
+    this.held += n;
+    const k = this.g.key(metric);
+    let gi = this.groupIndex.get(k);
+    if (gi === undefined) {
+      gi = this.result.length;
+      this.groupIndex.set(k, gi);
+      this.result.push(newSeries(this.g.labels(metric)));
+      this.cells.addGroup();
+    }
+    if (!this.cells.addPoints(gi, dropName, t, f, n)) this.offGrid = true;
   }
 }
 
@@ -168,26 +210,11 @@ export function streamAggregate(ev: Evaluator, e: Aggregate, g: Grouping): Matri
       if (keys.size * steps > SERIES_MAJOR_MAX_CELLS) return undefined;
     }
   }
-  const cells = new GroupCells(e.op, steps, ev.start, ev.interval);
-  const groupIndex = new Map<string, number>();
-  const result: Series[] = [];
-  let held = 0;
-  let offGrid = false;
-  stream.run((s) => {
-    held += s.t.length;
-    const k = g.key(s.metric);
-    let gi = groupIndex.get(k);
-    if (gi === undefined) {
-      gi = result.length;
-      groupIndex.set(k, gi);
-      result.push(newSeries(g.labels(s.metric)));
-      cells.addGroup();
-    }
-    if (!cells.add(gi, s)) offGrid = true;
-  });
+  const fold = new GroupFold(g, new GroupCells(e.op, steps, ev.start, ev.interval));
+  stream.run(fold);
   // A range function's results lie on the step grid; if not, the answer here would be wrong.
-  if (offGrid) throw new PromQLError('internal error: a range function result off the step grid');
-  ev.cur = before + held;
+  if (fold.offGrid) throw new PromQLError('internal error: a range function result off the step grid');
+  ev.cur = before + fold.held;
   if (ev.cur > ev.q.maxSamples) throw tooManySamples();
-  return cells.finish(result);
+  return fold.cells.finish(fold.result);
 }
