@@ -2,7 +2,7 @@
  * Query latency benchmark: Sluice against Prometheus 2.42 on the same data, side by side.
  *
  *   npm run bench:query -- [--series 100000] [--rounds 5] [--skip-prom] [--sluice-args '--flag=x']
- *     [--samples 480] [--write-seconds 20] [--write-rate 100000] [--queriers 4] [--out FILE] [--json]
+ *     [--samples 480] [--write-seconds 20] [--write-rounds 3] [--write-rate 100000] [--queriers 4] [--out FILE] [--json]
  *
  * In one run: start Sluice (node bin/sluice.js, from dist/) and Prometheus as child processes on
  * loopback with fresh temp data dirs; load the same seeded counter `x` (N series × 8 labels, 2 h
@@ -11,8 +11,10 @@
  * panel `rate(x{cluster="c1",job="j0"}[5m])` over the same range, (c) (a) as an instant query.
  * Each query is warmed once per server and both answers must agree (and (a), (c) must equal the
  * true rates the data was built with); every timed query starts once both servers are quiet
- * (settle), so that neither is timed against the other's leftover work. Last, against Sluice alone: a paced remote-write load for
- * T s idle, then T s while `--queriers` clients loop query (a); write p50/p99 of both phases.
+ * (settle), so that neither is timed against the other's leftover work. Last, against Sluice alone: a paced remote-write load
+ * over R rounds of T s idle then T s while `--queriers` clients loop query (a) (their queries still
+ * running when a round's loaded phase ends are dropped, and Sluice cancels them); write p50/p99 of
+ * the idle phases pooled against the loaded ones pooled, and of each round.
  * Prints a markdown table. Every child is killed at the end, on error and on Ctrl-C.
  *
  * Touches: child processes it starts (their process groups), temp dirs under os.tmpdir(), and
@@ -31,7 +33,7 @@ import {
 import { isMainModule } from './generator.js';
 import {
   CLUSTERS, METRIC, QueryClient, SCRAPE_MS, bulkLoad, compareResults, expectedClusterRates, makeDataSet, makeTemplates,
-  pacedWriter, panelSelector, pointCount, quantileOf, type BulkLoadResult, type DataSet, type PromResult, type WritePhase,
+  pacedWriter, panelSelector, pointCount, quantileOf, summarizePhases, type BulkLoadResult, type DataSet, type PhaseRecord, type PromResult, type WritePhase,
 } from './lib/queryLoad.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +167,10 @@ const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 interface Report {
   env: EnvInfo; flags: Flags; data: { series: number; samples: number; t0: number; end: number };
   servers: Server[]; queries: QuerySpec[]; timings: Record<string, Record<string, QueryTiming>>; agreement: Record<string, string>;
-  write?: { phases: WritePhase[]; stepMs: number; queriesDone: number[]; queryMs: number[]; queryErrors: number };
+  write?: {
+    idle: WritePhase; loaded: WritePhase; rounds: { idle: WritePhase; loaded: WritePhase }[];
+    stepMs: number; queriesDone: number[]; queryMs: number[]; queryErrors: number;
+  };
 }
 
 function renderReport(r: Report): string {
@@ -203,20 +208,22 @@ function renderReport(r: Report): string {
   if (!hasProm) out.push('', 'Prometheus skipped (--skip-prom): no ratio.');
   if (r.write) {
     const w = r.write;
-    const [, idle, loaded] = w.phases;
+    const { idle, loaded } = w;
+    const ratio = (a: number, b: number): string => `${(a / Math.max(b, 1e-9)).toFixed(2)}×`;
     out.push('', `Remote-write into Sluice while queries run: ${fmtInt(f.writeRate)} samples/s target, ${f.writeBatch} series/request ` +
       `(one fresh sample each, ${w.stepMs / 1000} s apart in sample time), ${f.writeConcurrency} connections, paced; ` +
-      `${f.writeSeconds} s idle, then ${f.writeSeconds} s while ${f.queriers} clients loop query (a).`, '');
+      `${w.rounds.length} rounds of ${f.writeSeconds} s idle, then ${f.writeSeconds} s while ${f.queriers} clients loop query (a) ` +
+      '(the queries still running when a loaded phase ends are dropped, and Sluice cancels them); the idle phases pooled against the loaded ones.', '');
     out.push('| phase | samples/s acked | requests | p50 ms | p90 ms | p99 ms | max ms | sent late | p50 / p99 ms from schedule | query (a) runs done | query (a) median ms |',
       '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
-    if (idle && loaded) {
-      out.push(`| idle | ${fmtInt(idle.samples / idle.seconds)} | ${fmtInt(idle.requests)} | ${fmtMs(idle.p50)} | ${fmtMs(idle.p90)} | ${fmtMs(idle.p99)} | ${fmtMs(idle.max)} | ${idle.late} | ${fmtMs(idle.schedP50)} / ${fmtMs(idle.schedP99)} | — | — |`);
-      out.push(`| ${f.queriers} queries looping | ${fmtInt(loaded.samples / loaded.seconds)} | ${fmtInt(loaded.requests)} | ${fmtMs(loaded.p50)} | ${fmtMs(loaded.p90)} | ${fmtMs(loaded.p99)} | ${fmtMs(loaded.max)} | ${loaded.late} | ${fmtMs(loaded.schedP50)} / ${fmtMs(loaded.schedP99)} | ` +
-        `${w.queriesDone.reduce((a, b) => a + b, 0)}${w.queryErrors ? ` (+${w.queryErrors} failed)` : ''} | ${w.queryMs.length ? fmtMs(quantileOf(w.queryMs, 0.5)) : '—'} |`);
-      out.push('', `Write p99 loaded / idle: **${(loaded.p99 / Math.max(idle.p99, 1e-9)).toFixed(2)}×** (p50: ${(loaded.p50 / Math.max(idle.p50, 1e-9)).toFixed(2)}×; ` +
-        `from schedule: p99 ${(loaded.schedP99 / Math.max(idle.schedP99, 1e-9)).toFixed(2)}×). Latency per request from sending to the end of the response; ` +
-        '"from schedule" counts from when the paced request was due, so time spent waiting for one of the connections is included; "sent late": requests that had to wait.');
-    }
+    out.push(`| idle | ${fmtInt(idle.samples / idle.seconds)} | ${fmtInt(idle.requests)} | ${fmtMs(idle.p50)} | ${fmtMs(idle.p90)} | ${fmtMs(idle.p99)} | ${fmtMs(idle.max)} | ${idle.late} | ${fmtMs(idle.schedP50)} / ${fmtMs(idle.schedP99)} | — | — |`);
+    out.push(`| ${f.queriers} queries looping | ${fmtInt(loaded.samples / loaded.seconds)} | ${fmtInt(loaded.requests)} | ${fmtMs(loaded.p50)} | ${fmtMs(loaded.p90)} | ${fmtMs(loaded.p99)} | ${fmtMs(loaded.max)} | ${loaded.late} | ${fmtMs(loaded.schedP50)} / ${fmtMs(loaded.schedP99)} | ` +
+      `${w.queriesDone.reduce((a, b) => a + b, 0)}${w.queryErrors ? ` (+${w.queryErrors} failed)` : ''} | ${w.queryMs.length ? fmtMs(quantileOf(w.queryMs, 0.5)) : '—'} |`);
+    out.push('', `Write p99 loaded / idle: **${ratio(loaded.p99, idle.p99)}** (p50: ${ratio(loaded.p50, idle.p50)}; ` +
+      `from schedule: p99 ${ratio(loaded.schedP99, idle.schedP99)}). Per round, p99 idle → loaded: ` +
+      `${w.rounds.map((x) => `${fmtMs(x.idle.p99)} → ${fmtMs(x.loaded.p99)} ms (${ratio(x.loaded.p99, x.idle.p99)}, max ${fmtMs(x.idle.max)} / ${fmtMs(x.loaded.max)})`).join('; ')}. ` +
+      'Latency per request from sending to the end of the response; ' +
+      '"from schedule" counts from when the paced request was due, so time spent waiting for one of the connections is included; "sent late": requests that had to wait.');
   }
   return out.join('\n');
 }
@@ -226,12 +233,12 @@ function renderReport(r: Report): string {
 
 const USAGE = `usage: npm run bench:query -- [--series 100000] [--rounds 5] [--skip-prom] [--sluice-args '--flag=x ...']
          [--prom-args '--flag=x ...'] [--samples 480] [--seed 1] [--load-batch 5000] [--load-concurrency 4]
-         [--write-seconds 20] [--write-rate 100000] [--write-batch 1000] [--write-concurrency 4] [--queriers 4]
+         [--write-seconds 20] [--write-rounds 3] [--write-rate 100000] [--write-batch 1000] [--write-concurrency 4] [--queriers 4]
          [--skip-write] [--prometheus-bin /usr/bin/prometheus] [--out FILE.md] [--json]`;
 
 interface Flags {
   series: number; rounds: number; samples: number; seed: number; loadBatch: number; loadConcurrency: number;
-  writeSeconds: number; writeRate: number; writeBatch: number; writeConcurrency: number; queriers: number;
+  writeSeconds: number; writeRounds: number; writeRate: number; writeBatch: number; writeConcurrency: number; queriers: number;
   skipProm: boolean; skipWrite: boolean; sluiceArgs: string[]; promArgs: string[]; promBin: string; out: string | undefined; json: boolean;
 }
 
@@ -241,7 +248,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     options: {
       series: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '5' }, samples: { type: 'string', default: '480' },
       seed: { type: 'string', default: '1' }, 'load-batch': { type: 'string', default: '5000' }, 'load-concurrency': { type: 'string', default: '4' },
-      'write-seconds': { type: 'string', default: '20' }, 'write-rate': { type: 'string', default: '100000' }, 'write-batch': { type: 'string', default: '1000' },
+      'write-seconds': { type: 'string', default: '20' }, 'write-rounds': { type: 'string', default: '3' }, 'write-rate': { type: 'string', default: '100000' }, 'write-batch': { type: 'string', default: '1000' },
       'write-concurrency': { type: 'string', default: '4' }, queriers: { type: 'string', default: '4' },
       'skip-prom': { type: 'boolean', default: false }, 'skip-write': { type: 'boolean', default: false },
       'sluice-args': { type: 'string', default: '' }, 'prom-args': { type: 'string', default: '' },
@@ -256,6 +263,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     series: int('series', v.series, 1, 10_000_000), rounds: int('rounds', v.rounds, 1, 1000), samples: int('samples', v.samples, 22, 700),
     seed: int('seed', v.seed, 0, 2 ** 32 - 1), loadBatch: int('load-batch', v['load-batch'], 1, 100_000),
     loadConcurrency: int('load-concurrency', v['load-concurrency'], 1, 64), writeSeconds: int('write-seconds', v['write-seconds'], 1, 3600),
+    writeRounds: int('write-rounds', v['write-rounds'], 1, 100),
     writeRate: int('write-rate', v['write-rate'], 1, 10_000_000), writeBatch: int('write-batch', v['write-batch'], 1, 100_000),
     writeConcurrency: int('write-concurrency', v['write-concurrency'], 1, 64), queriers: int('queriers', v.queriers, 0, 64),
     skipProm: v['skip-prom'], skipWrite: v['skip-write'], sluiceArgs: v['sluice-args'].split(/\s+/).filter(Boolean),
@@ -378,46 +386,69 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
     const sluice = servers[0] as Server;
     const writeTpls = makeTemplates(d, f.writeBatch);
     const warm = 3;
+    const R = f.writeRounds;
     // Keep the written sample time short (≤ 15 min) so the head never spans enough to cut a block.
-    const rounds = Math.ceil((f.writeRate * (warm + 2 * f.writeSeconds)) / d.series);
+    const rounds = Math.ceil((f.writeRate * (warm + 2 * R * f.writeSeconds)) / d.series);
     const stepMs = Math.max(1, Math.min(SCRAPE_MS, Math.floor(900_000 / rounds)));
     const qa = queries[0] as QuerySpec;
-    let stop = false;
     const queriesDone: number[] = new Array(f.queriers).fill(0);
     const queryMs: number[] = [];
     let queryErrors = 0;
-    const loops: Array<Promise<void>> = [];
-    const qc = new QueryClient('Sluice', sluice.apiOrigin, Math.max(1, f.queriers));
-    console.error(`remote-write into Sluice: ${fmtInt(f.writeRate)} samples/s, ${warm} s warm-up, ${f.writeSeconds} s idle, ${f.writeSeconds} s with ${f.queriers} query loops`);
-    const phases = await pacedWriter(d, writeTpls, {
-      url: sluice.writeUrl, rate: f.writeRate, concurrency: f.writeConcurrency, startMs: end + stepMs, stepMs,
-      phases: [warm, f.writeSeconds, f.writeSeconds], signal,
-      onPhase: (p) => {
-        console.error(`   phase ${p === 1 ? 'idle' : 'queries'}`);
-        if (p !== 2) return;
-        for (let k = 0; k < f.queriers; k++) {
-          loops.push((async () => {
-            while (!stop) {
-              try {
-                const r = await qc.run(qa.path, qa.params);
-                queryMs.push(r.ms);
-                queriesDone[k] = (queriesDone[k] as number) + 1;
-              } catch (err) {
-                if (stop) return;
-                queryErrors++;
-                console.error(`   query loop ${k}: ${err instanceof Error ? err.message : String(err)}`);
-                await sleep(1000);
-              }
+    /** The query loops of the loaded phase under way: stopped (their queries dropped) when it ends. */
+    let loaded: { stop: boolean; qc: QueryClient; loops: Array<Promise<void>> } | undefined;
+    const endLoaded = async (): Promise<void> => {
+      const l = loaded;
+      if (l === undefined) return;
+      loaded = undefined;
+      l.stop = true;
+      // Dropping the connections makes Sluice cancel the queries they carried (499).
+      await l.qc.abort();
+      await Promise.all(l.loops);
+    };
+    const startLoaded = (): void => {
+      const l = { stop: false, qc: new QueryClient('Sluice', sluice.apiOrigin, Math.max(1, f.queriers)), loops: [] as Array<Promise<void>> };
+      for (let k = 0; k < f.queriers; k++) {
+        l.loops.push((async () => {
+          while (!l.stop) {
+            try {
+              const r = await l.qc.run(qa.path, qa.params);
+              queryMs.push(r.ms);
+              queriesDone[k] = (queriesDone[k] as number) + 1;
+            } catch (err) {
+              if (l.stop) return;
+              queryErrors++;
+              console.error(`   query loop ${k}: ${err instanceof Error ? err.message : String(err)}`);
+              await sleep(1000);
             }
-          })());
-        }
-      },
-    }).finally(() => { stop = true; });
-    // Queries still running when the writer ends are dropped, not waited for.
-    await qc.abort();
-    await Promise.all(loops);
-    report.write = { phases, stepMs, queriesDone, queryMs, queryErrors };
-    console.error(`   idle p99 ${fmtMs(phases[1]?.p99 ?? 0)} ms, loaded p99 ${fmtMs(phases[2]?.p99 ?? 0)} ms`);
+          }
+        })());
+      }
+      loaded = l;
+    };
+    console.error(`remote-write into Sluice: ${fmtInt(f.writeRate)} samples/s, ${warm} s warm-up, then ${R} × (${f.writeSeconds} s idle, ${f.writeSeconds} s with ${f.queriers} query loops)`);
+    let records: PhaseRecord[];
+    try {
+      records = await pacedWriter(d, writeTpls, {
+        url: sluice.writeUrl, rate: f.writeRate, concurrency: f.writeConcurrency, startMs: end + stepMs, stepMs,
+        phases: [warm, ...Array.from({ length: 2 * R }, () => f.writeSeconds)], signal,
+        onPhase: (p) => {
+          const isLoaded = p % 2 === 0;
+          console.error(`   round ${Math.ceil(p / 2)}: ${isLoaded ? `${f.queriers} query loops` : 'idle'}`);
+          if (isLoaded) startLoaded();
+          else void endLoaded();
+        },
+      });
+    } finally {
+      await endLoaded();
+    }
+    const idleRecs = records.filter((_, p) => p > 0 && p % 2 === 1);
+    const loadedRecs = records.filter((_, p) => p > 0 && p % 2 === 0);
+    report.write = {
+      idle: summarizePhases(idleRecs), loaded: summarizePhases(loadedRecs),
+      rounds: idleRecs.map((r, i) => ({ idle: summarizePhases([r]), loaded: summarizePhases([loadedRecs[i] as PhaseRecord]) })),
+      stepMs, queriesDone, queryMs, queryErrors,
+    };
+    console.error(`   idle p99 ${fmtMs(report.write.idle.p99)} ms, loaded p99 ${fmtMs(report.write.loaded.p99)} ms`);
   }
   if (servers[0] !== undefined && gone(servers[0].child)) throw new Error(`Sluice died:\n${tailOf(servers[0].child)}`);
   await stopNamed((servers[0] as Server).child);

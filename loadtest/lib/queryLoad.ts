@@ -272,6 +272,31 @@ export interface WritePhase {
   p50: number; p90: number; p99: number; max: number; schedP50: number; schedP99: number;
 }
 
+/** PhaseRecord is what the paced writer recorded in one phase: counts and both latency histograms. */
+export interface PhaseRecord {
+  requests: number; samples: number; seconds: number; late: number;
+  hist: LatencyHistogram; sched: LatencyHistogram;
+}
+
+/** summarizePhases pools phases (the idle ones of several rounds, say) into one WritePhase. */
+export function summarizePhases(recs: readonly PhaseRecord[]): WritePhase {
+  const h = new LatencyHistogram();
+  const hs = new LatencyHistogram();
+  let requests = 0, samples = 0, seconds = 0, late = 0;
+  for (const r of recs) {
+    h.merge(r.hist);
+    hs.merge(r.sched);
+    requests += r.requests;
+    samples += r.samples;
+    seconds += r.seconds;
+    late += r.late;
+  }
+  return {
+    requests, samples, seconds, late,
+    p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), max: h.max, schedP50: hs.quantile(0.5), schedP99: hs.quantile(0.99),
+  };
+}
+
 /** PacedWriterOptions set the shape of the paced writer. */
 export interface PacedWriterOptions {
   url: string;
@@ -294,7 +319,7 @@ export interface PacedWriterOptions {
  * connections is free when the server is behind: counted as late). Latency is taken per request
  * from sending to the end of the response, and filed under the phase its send time falls in.
  */
-export async function pacedWriter(d: DataSet, tpls: Template[], o: PacedWriterOptions): Promise<WritePhase[]> {
+export async function pacedWriter(d: DataSet, tpls: Template[], o: PacedWriterOptions): Promise<PhaseRecord[]> {
   const u = new URL(o.url);
   const pool = new Pool(u.origin, { connections: o.concurrency, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
   const nb = tpls.length;
@@ -346,13 +371,8 @@ export async function pacedWriter(d: DataSet, tpls: Template[], o: PacedWriterOp
   await pool.close().catch(() => undefined);
   if (failure) throw failure;
   return o.phases.map((s, p) => {
-    const h = hists[p] as LatencyHistogram;
     const st = stats[p] as { requests: number; samples: number; late: number };
-    const hs = sched[p] as LatencyHistogram;
-    return {
-      requests: st.requests, samples: st.samples, seconds: s, late: st.late,
-      p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), max: h.max, schedP50: hs.quantile(0.5), schedP99: hs.quantile(0.99),
-    };
+    return { ...st, seconds: s, hist: hists[p] as LatencyHistogram, sched: sched[p] as LatencyHistogram };
   });
 }
 

@@ -60,6 +60,13 @@ export class LatencyHistogram {
     this.sum += ms;
     if (ms > this.max) this.max = ms;
   }
+  /** merge adds another histogram's counts to this one. */
+  merge(o: LatencyHistogram): void {
+    for (let i = 0; i < H_BUCKETS; i++) this.counts[i] = (this.counts[i] as number) + (o.counts[i] as number);
+    this.n += o.n;
+    this.sum += o.sum;
+    if (o.max > this.max) this.max = o.max;
+  }
   /** quantile returns the upper bound of the bucket holding quantile q (at most the max seen). */
   quantile(q: number): number {
     if (this.n === 0) return 0;
