@@ -32,5 +32,5 @@ WORKDIR /var/lib/sluice
 USER 65534:65534
 # remote-write, HTTP (metrics, probes, read API), gRPC StoreAPI
 EXPOSE 19291 10902 10901
-ENTRYPOINT ["node", "/app/bin/sluice.js"]
+ENTRYPOINT ["node", "--single-threaded-gc", "/app/bin/sluice.js"]
 CMD ["receive"]

@@ -22,6 +22,7 @@ import {
   cleanupAllSync, freePort, killTree, live, logTail, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady,
 } from './lib/children.js';
 import { formatResult, isMainModule, prepareLoad, resolveOptions, runLoad, verifyPrepared, type LoadOptions, type LoadResult } from './generator.js';
+import { NODE_FLAGS } from '../src/util/nodeFlags.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TARGETS = ['noop', 'sluice', 'prometheus', 'victoria-metrics'] as const;
@@ -89,7 +90,7 @@ async function launchFor(name: TargetName, ctx: TargetCtx): Promise<Prepared> {
       try { version = (JSON.parse(readFileSync(path.join(ctx.root, 'package.json'), 'utf8')) as { version?: string }).version ?? ''; } catch { /* none */ }
       return {
         cmd: process.execPath,
-        args: [bin, 'receive', `--tsdb.path=${ctx.dataDir}`, `--remote-write.address=127.0.0.1:${rw}`,
+        args: [...NODE_FLAGS, bin, 'receive', `--tsdb.path=${ctx.dataDir}`, `--remote-write.address=127.0.0.1:${rw}`,
           `--http-address=127.0.0.1:${http}`, `--grpc-address=127.0.0.1:${grpc}`, ...ctx.sluiceArgs],
         writeUrl: `http://127.0.0.1:${rw}/api/v1/receive`, readyUrl: `http://127.0.0.1:${http}/-/ready`, version: `sluice ${version}`,
       };

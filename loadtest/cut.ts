@@ -47,6 +47,7 @@ import { SCRAPE_MS, bulkLoad, makeDataSet, makeTemplates } from './lib/queryLoad
 import { RssSampler } from './lib/rssSampler.js';
 import { ThreadCpu } from './lib/threadCpu.js';
 import { LogTail, type CutEvent } from './lib/sluiceLog.js';
+import { NODE_FLAGS } from '../src/util/nodeFlags.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -126,7 +127,7 @@ async function startNode(f: Flags): Promise<Node> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-cutbench-'));
   tempDirs.add(dir);
   const [rw, http, grpc] = [await freePort(), await freePort(), await freePort()];
-  const args = [bin, 'receive', `--tsdb.path=${dir}/data`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`,
+  const args = [...NODE_FLAGS, bin, 'receive', `--tsdb.path=${dir}/data`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`,
     `--grpc-address=127.0.0.1:${grpc}`, '--log.format=json', `--tsdb.block-duration=${f.blockDurationMs / 1000}s`, ...f.sluiceArgs];
   console.error(`== sluice: ${[process.execPath, ...args].join(' ')}`);
   const run = startChild(process.execPath, args, path.join(dir, 'server.log'), findRepoRoot(HERE));

@@ -35,6 +35,7 @@ import {
   CLUSTERS, METRIC, QueryClient, SCRAPE_MS, bulkLoad, compareResults, expectedClusterRates, makeDataSet, makeTemplates,
   pacedWriter, panelSelector, pointCount, quantileOf, summarizePhases, type BulkLoadResult, type DataSet, type PhaseRecord, type PromResult, type WritePhase,
 } from './lib/queryLoad.js';
+import { NODE_FLAGS } from '../src/util/nodeFlags.js';
 
 // ---------------------------------------------------------------------------------------------
 // Child processes (lib/children.ts): each with its own temp dir, removed when it stops.
@@ -69,7 +70,7 @@ async function startSluice(root: string, extra: string[]): Promise<Server> {
   const bin = path.join(root, 'bin', 'sluice.js');
   if (!existsSync(path.join(root, 'dist', 'src', 'cli.js'))) throw new Error('dist/src/cli.js not found: run `npm run build` first');
   const [rw, http, grpc] = [await freePort(), await freePort(), await freePort()];
-  const child = startNamed('sluice', process.execPath, [bin, 'receive', '--tsdb.path={dir}/data', `--remote-write.address=127.0.0.1:${rw}`,
+  const child = startNamed('sluice', process.execPath, [...NODE_FLAGS, bin, 'receive', '--tsdb.path={dir}/data', `--remote-write.address=127.0.0.1:${rw}`,
     `--http-address=127.0.0.1:${http}`, `--grpc-address=127.0.0.1:${grpc}`, ...extra], root);
   let version = '';
   try { version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? ''; } catch { /* none */ }

@@ -38,6 +38,7 @@ import { prepareLoad, verifyPrepared, type PreparedLoad } from './lib/templates.
 import { sendLoad } from './lib/ringLoad.js';
 import { isMainModule } from './generator.js';
 import { main as forwardBench, renderCodecs, type CodecResult } from './micro/forward.bench.js';
+import { NODE_FLAGS } from '../src/util/nodeFlags.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const mkdirP = (dir: string): string => { mkdirSync(dir, { recursive: true }); return dir; };
@@ -97,7 +98,7 @@ async function startRing(o: RingOptions): Promise<Ring> {
   for (let i = 0; i < 3; i++) {
     const p = ports[i]!;
     const name = `node${i + 1}`;
-    const args = [bin, 'receive', `--tsdb.path=${path.join(dir, name)}`, `--remote-write.address=127.0.0.1:${p.rw}`,
+    const args = [...NODE_FLAGS, bin, 'receive', `--tsdb.path=${path.join(dir, name)}`, `--remote-write.address=127.0.0.1:${p.rw}`,
       `--http-address=127.0.0.1:${p.http}`, `--grpc-address=127.0.0.1:${p.grpc}`, '--receive.shards=1', '--receive.gateways=1',
       `--receive.hashrings-file=${ringFile}`, '--receive.hashrings-algorithm=ketama', `--receive.replication-factor=${o.rf}`,
       `--receive.local-endpoint=${ringAddresses[i]!}`, '--http-grace-period=5s', ...o.extraArgs];

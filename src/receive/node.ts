@@ -45,6 +45,7 @@ import { parseHashringsConfig } from '../peer/config.js';
 import { PeerReads } from '../query/peerReads.js';
 import { HashringMetrics } from '../peer/metrics.js';
 import { hashringsJson, type ReplicationOptions } from '../gateway/replication.js';
+import { gcMode } from '../util/nodeFlags.js';
 
 /** MAX_BODY_BYTES bounds a compressed remote-write body; MAX_DECOMPRESSED_BYTES its decoded size. */
 const MAX_BODY_BYTES = 32 << 20;
@@ -238,10 +239,13 @@ export class ReceiveNode {
     this.startBlocks();
     this.startHashringWatcher();
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
+    if (gcMode() !== 'single-threaded') {
+      this.log.info('garbage collection runs on V8\'s shared helper threads at normal priority: start node with --single-threaded-gc so that query threads collect at their own priority (src/util/nodeFlags.ts)');
+    }
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
       http: `${this.cfg.httpAddress.host}:${this.http.port}`, grpc: `${this.cfg.grpcAddress.host}:${this.grpcPort}`,
-      shards: this.cfg.shards, gateways, http_engine: engine, snappy: snappyEngine, tsdb_path: this.cfg.tsdbPath,
+      shards: this.cfg.shards, gateways, http_engine: engine, snappy: snappyEngine, gc: gcMode(), tsdb_path: this.cfg.tsdbPath,
     });
   }
 

@@ -17,6 +17,7 @@ import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { parseHashringsConfig } from '../../src/peer/config.js';
+import { NODE_FLAGS } from '../../src/util/nodeFlags.js';
 import { generateHashrings } from '../../src/peer/generate.js';
 import { Hashrings } from '../../src/peer/hashrings.js';
 import { hasErrors, lintHashringsText } from '../../src/peer/lint.js';
@@ -258,7 +259,8 @@ test('Dockerfile: ENTRYPOINT runs bin/sluice.js as copied, CMD receive, non-root
   const last = stages.at(-1)!;
   const instr = (name: string): string[] => last.filter((l) => l.toUpperCase().startsWith(`${name} `)).map((l) => l.slice(name.length + 1).trim());
   const entry = JSON.parse(instr('ENTRYPOINT').at(-1)!) as string[];
-  assert.deepEqual(entry.slice(0, 1), ['node']);
+  // node with the flags a receiver is meant to run with (src/util/nodeFlags.ts), then the script.
+  assert.deepEqual(entry.slice(0, 1 + NODE_FLAGS.length), ['node', ...NODE_FLAGS]);
   assert.deepEqual(JSON.parse(instr('CMD').at(-1)!), ['receive']);
   // Where did the final stage put bin/? Follow WORKDIR and COPY destinations.
   let workdir = '/';
@@ -272,7 +274,7 @@ test('Dockerfile: ENTRYPOINT runs bin/sluice.js as copied, CMD receive, non-root
       for (const src of parts.slice(0, -1)) copied.set(dest, posix.relative('/app', posix.resolve('/app', src)));
     }
   }
-  const script = entry[1]!;
+  const script = entry[1 + NODE_FLAGS.length]!;
   const hit = [...copied.entries()].find(([dest]) => script.startsWith(`${dest}/`));
   assert.ok(hit !== undefined, `nothing is copied to where ENTRYPOINT runs ${script}`);
   assert.ok(existsSync(join(ROOT, hit[1], script.slice(hit[0].length + 1))), `${script} comes from ${hit[1]}/, which has no such file`);

@@ -23,6 +23,7 @@ import { XorIterator } from '../../src/chunkenc/xor.js';
 import type { TimeSeriesMsg } from '../../src/proto/schema.js';
 import type { Matcher } from '../../src/model/matchers.js';
 import type { HashringAlgorithm } from '../../src/peer/ring.js';
+import { NODE_FLAGS } from '../../src/util/nodeFlags.js';
 
 /**
  * sluiceBin finds `bin/sluice.js` above this file (it runs from dist/ or from a private build dir),
@@ -91,7 +92,7 @@ function installExitHook(): void {
  */
 export function spawnSluice(args: string[], log: (text: string) => void): ChildProcess {
   installExitHook();
-  const child = spawn(process.execPath, [sluiceBin(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, sluiceBin(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   child.stderr!.setEncoding('utf8');
