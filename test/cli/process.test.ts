@@ -60,3 +60,31 @@ test('serves, refuses a second receiver on its port, and exits 0 on SIGTERM', as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** readyLog starts a receiver with `cmd args`, returns its log up to "receiver ready", and stops it. */
+async function readyLog(cmd: string, args: string[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-gc-'));
+  const [rw, http] = [await freePort(), await freePort()];
+  const p = spawn(cmd, [...args, 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.gateways=1', '--receive.shards=1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  try {
+    await waitReady(`http://127.0.0.1:${http}/-/ready`);
+    const done = exited(p);
+    p.kill('SIGTERM');
+    await done;
+    return stderr;
+  } finally {
+    if (p.exitCode === null) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('bin/sluice.js run as a program starts node with --single-threaded-gc; plain `node bin/sluice.js` says it runs without', async () => {
+  const own = await readyLog(bin, []);
+  assert.match(own, /msg="receiver ready".* gc=single-threaded/);
+  assert.doesNotMatch(own, /start node with --single-threaded-gc/);
+  const plain = await readyLog(process.execPath, [bin]);
+  assert.match(plain, /msg="receiver ready".* gc=parallel/);
+  assert.match(plain, /start node with --single-threaded-gc/);
+});
