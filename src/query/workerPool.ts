@@ -15,6 +15,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { queryFailure, type QueryFailure } from './httpApi.js';
+import { QUERY_CANCELED } from './promql/evaluator.js';
 import { gatheredTransfer, type Gathered } from './headSelect.js';
 import { gatheredCount, mergeParts, partBudget, partitionGathered, splitWays, type PartAnswer } from './split.js';
 import type { TenantSource } from './querier.js';
@@ -65,9 +66,6 @@ const THREAD_IDLE_MS = 2_147_483_647;
 /** PoolAnswer is a query's answer: the whole response body (UTF-8), or a failure. */
 export type PoolAnswer = { body: Uint8Array } | { error: QueryFailure };
 
-/** CANCELED is the engine's error for a query whose client went away (Prometheus' wording). */
-const CANCELED = 'query was canceled in expression evaluation';
-
 /** QueryCall is one query as run() was given it, with its cancel flag (set when its client is gone). */
 type QueryCall = Pick<QueryTask, 'query' | 'start' | 'end' | 'step'> & { cancel: Int32Array };
 
@@ -81,7 +79,7 @@ const TOO_MANY_SAMPLES = 'query processing would load too many samples';
 function serveTask(port: MessagePort, source: TenantSource, cancel: Int32Array, onSelect: (m: SelectRequest, g: Gathered) => void): void {
   port.on('message', (m: TaskRequest) => {
     if (Atomics.load(cancel, 0) !== 0) {
-      port.postMessage({ id: m.id, error: queryFailure(new Error(CANCELED)) } satisfies SelectReply | SubscribeReply);
+      port.postMessage({ id: m.id, error: queryFailure(new Error(QUERY_CANCELED)) } satisfies SelectReply | SubscribeReply);
       return;
     }
     if (m.type === 'subscribe') {

@@ -112,14 +112,8 @@ export interface QueryContext {
   delayedNameRemoval: boolean;
 }
 
-/**
- * checkDeadline throws Prometheus' errors for a query whose client went away (canceled) or that
- * ran past its deadline (timed out).
- */
-export function checkDeadline(q: QueryContext): void {
-  if (q.cancel !== undefined && Atomics.load(q.cancel, 0) !== 0) throw new PromQLError('query was canceled in expression evaluation');
-  if (Date.now() > q.deadline) throw new PromQLError('query timed out in expression evaluation');
-}
+/** QUERY_CANCELED is the error of a query whose client went away (Prometheus' wording). */
+export const QUERY_CANCELED = 'query was canceled in expression evaluation';
 
 /** Evaluator evaluates expressions over the steps start, start+interval, …, end. */
 export class Evaluator {
@@ -179,14 +173,16 @@ export class Evaluator {
     return Math.round((ts - this.start) / this.interval);
   }
 
-  /** checkNow throws when the query was canceled or ran past its deadline. */
+  /** checkNow throws Prometheus' errors for a query that was canceled or ran past its deadline. */
   checkNow(): void {
-    checkDeadline(this.q);
+    const q = this.q;
+    if (q.cancel !== undefined && Atomics.load(q.cancel, 0) !== 0) throw new PromQLError(QUERY_CANCELED);
+    if (Date.now() > q.deadline) throw new PromQLError('query timed out in expression evaluation');
   }
 
   /** checkTimeout throws when the query was canceled or ran past its deadline (checked every few calls). */
   checkTimeout(): void {
-    if ((++this.ops & 63) === 0) checkDeadline(this.q);
+    if ((++this.ops & 63) === 0) this.checkNow();
   }
 
   /** addSamples accounts for samples now held in memory. */
@@ -207,7 +203,7 @@ export class Evaluator {
   }
 
   eval(e: Expr): Matrix | StringValue {
-    checkDeadline(this.q);
+    this.checkNow();
     if (this.end < this.start) return [];
     const before = this.cur;
     const out = this.evalNode(e);
