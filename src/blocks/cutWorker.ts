@@ -30,7 +30,10 @@ lowerThreadPriority((workerData as { cpuPriority?: CpuPriority } | undefined)?.c
 
 const port = parentPort!;
 const feeds = new HeadFeeds();
-/** A write leaves tens of MB of index and chunk buffers: collected at once, not at V8's next limit. */
+/**
+ * A write leaves tens of MB of index and chunk buffers: collected at once, not at V8's next limit;
+ * and once its series are gathered (headBlock.ts), before the postings grow.
+ */
 const gc = exposeGc();
 let nextAsk = 0;
 const asked = new Map<number, { resolve: (p: { ports: MessagePort[]; generations: number[] }) => void; reject: (e: Error) => void }>();
@@ -54,7 +57,7 @@ port.on('message', (m: ToCutThread) => {
     let out: FromCutThread;
     try {
       await feeds.ensure(m.job.heads, subscribe);
-      out = { type: 'done', id: m.id, block: await writeHeadBlock(m.job, (shard) => feeds.view(shard)) };
+      out = { type: 'done', id: m.id, block: await writeHeadBlock(m.job, (shard) => feeds.view(shard), gc) };
     } catch (e) {
       out = { type: 'failed', id: m.id, error: e instanceof Error ? e.message : String(e) };
     }

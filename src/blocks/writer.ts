@@ -35,6 +35,12 @@ export interface BlockChunk {
 export interface BlockSeries {
   labels: Labels;
   chunks: readonly BlockChunk[];
+  /**
+   * symbolRefs, only with `symbolsSorted`, are the labels as indexes into the symbols (name,
+   * value, name, value, …): the writer then looks no string up, and `labels` only names the
+   * series in errors.
+   */
+  symbolRefs?: Uint32Array;
 }
 
 /** WriteBlockOptions says what to write. */
@@ -48,6 +54,12 @@ export interface WriteBlockOptions {
    * extra strings are harmless. It must be complete before the first series is written.
    */
   symbols: Iterable<string>;
+  /**
+   * symbolsSorted says `symbols` is an array that is already the symbol table: distinct, in
+   * UTF-8 byte order, starting with the empty string (checked). It is used as it is, without a
+   * copy, and series may name their labels by index (BlockSeries.symbolRefs).
+   */
+  symbolsSorted?: boolean;
   /**
    * series yields the series in strictly increasing label order (compareLabelsUtf8, Prometheus'
    * byte order). Each item is consumed completely (labels read, chunk bytes copied) before the
@@ -91,7 +103,14 @@ export async function writeBlock(parentDir: string, opts: WriteBlockOptions): Pr
   let iw: IndexWriter | null = null;
   try {
     // The empty string is always a symbol in Prometheus (its head indexes the "" "" all-series key).
-    const symbols = sortSymbols(withEmpty(opts.symbols));
+    let symbols: readonly string[];
+    if (opts.symbolsSorted) {
+      if (!Array.isArray(opts.symbols)) invalid('symbolsSorted needs the symbols as an array');
+      symbols = opts.symbols as readonly string[];
+    } else {
+      symbols = sortSymbols(withEmpty(opts.symbols));
+    }
+    const byRefs = opts.symbolsSorted === true;
     cw = new ChunkWriter(join(tmp, CHUNKS_DIR), opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
     iw = await IndexWriter.create(join(tmp, INDEX_FILE), symbols);
 
@@ -126,7 +145,8 @@ export async function writeBlock(parentDir: string, opts: WriteBlockOptions): Pr
     /** finish writes the index entry; returns a promise only when a buffer must be flushed. */
     const finish = (s: BlockSeries, samples: number): Promise<void> | null => {
       if (metas.length === 0) return null;
-      iwr.addSeries(s.labels, metas);
+      if (s.symbolRefs !== undefined && !byRefs) invalid(`series ${fmt(s.labels)} names its labels by symbol refs, but the symbols are not symbolsSorted`);
+      iwr.addSeries(s.labels, metas, s.symbolRefs);
       numSamples += samples;
       numChunks += metas.length;
       const fc = cwr.full();

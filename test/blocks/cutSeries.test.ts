@@ -45,3 +45,28 @@ test('series sort as compareLabelsUtf8 orders them, with their labels, shard and
     for (const [n, v] of want[k]!.labels) assert.ok(strings.has(n) && strings.has(v), `symbols hold ${n}=${v}`);
   }
 });
+
+test('strings interned by their bytes: 100k distinct values through table and arena growth, each once, sorted, empty string first', () => {
+  const n = 50_000;
+  const cs = new CutSeries(16); // far fewer expected than added: every array grows
+  const label = (i: number): Labels => [['__name__', 'up'], ['instance', `10.0.${i >> 8}.${i & 255}:9100`], ['pod', `p-${(i * 7919) % n}-é`]];
+  for (let i = n - 1; i >= 0; i--) {
+    const blob = encodeLabelBlob(label(i));
+    cs.add(i & 3, i, blob, 0, blob.length);
+  }
+  cs.sort();
+  assert.equal(cs.size, n);
+  assert.equal(cs.strings[0], '', 'the empty string is symbol 0');
+  assert.equal(new Set(cs.strings).size, cs.strings.length, 'each string once');
+  assert.equal(cs.strings.length, 1 + 4 + 2 * n, "'', 3 names, 'up', the instances and the pods");
+  for (let i = 1; i < cs.strings.length; i++) assert.ok(Buffer.compare(Buffer.from(cs.strings[i - 1]!), Buffer.from(cs.strings[i]!)) < 0, `order at ${i}`);
+  const out: Labels = [];
+  for (let k = 0; k < cs.size; k += 997) {
+    const i = cs.at(k);
+    const want = label(cs.ref(i));
+    assert.deepEqual(cs.labelsInto(i, out), want);
+    assert.deepEqual([...cs.labelRefs(i)].map((r) => cs.strings[r]), want.flat(), 'refs name the same strings');
+  }
+  const blob = encodeLabelBlob(label(0));
+  assert.throws(() => cs.add(0, 0, blob, 0, blob.length), /add\(\) after sort\(\)/);
+});

@@ -8,19 +8,41 @@
  * Touches nothing but its own arrays.
  */
 
-/** U32List is a growable Uint32Array. */
+/** PAIR_BLOCK is how many u32s one block of a PairList holds (64 KiB). */
+const PAIR_BLOCK = 1 << 14;
+
+/**
+ * PairList is an append-only list of u32 pairs in fixed 64 KiB blocks: growing never copies, so
+ * it leaves nothing for the collector (doubling one array for each label name of 100k series
+ * left ~10 MB of outgrown arrays in the cut thread until its next full collection).
+ */
+class PairList {
+  readonly blocks: Uint32Array[] = [];
+  /** n counts the u32s appended (twice the pairs). */
+  n = 0;
+  private cur: Uint32Array = new Uint32Array(0);
+  private at = 0;
+
+  push2(x: number, y: number): void {
+    if (this.at === this.cur.length) {
+      // The first block of a name starts small: rare names stay cheap.
+      this.cur = new Uint32Array(this.blocks.length === 0 ? 64 : PAIR_BLOCK);
+      this.blocks.push(this.cur);
+      this.at = 0;
+    }
+    this.cur[this.at++] = x;
+    this.cur[this.at++] = y;
+    this.n += 2;
+  }
+}
+
+/** U32List is a growable Uint32Array (the all-series list: one ref per series). */
 class U32List {
   a: Uint32Array;
   n = 0;
 
   constructor(cap = 16) {
     this.a = new Uint32Array(cap);
-  }
-
-  push2(x: number, y: number): void {
-    if (this.n + 2 > this.a.length) this.grow(this.n + 2);
-    this.a[this.n++] = x;
-    this.a[this.n++] = y;
   }
 
   push(x: number): void {
@@ -53,7 +75,7 @@ export interface ValueGroups {
  */
 export class PostingsCollector {
   /** byName maps a name symbol to its (value symbol, ref) pairs. */
-  private readonly byName = new Map<number, U32List>();
+  private readonly byName = new Map<number, PairList>();
   private readonly all = new U32List(1024);
   /** counts is scratch indexed by symbol, zero between calls to take(). */
   private readonly counts: Uint32Array;
@@ -72,7 +94,7 @@ export class PostingsCollector {
   add(nameSym: number, valueSym: number, ref: number): void {
     let l = this.byName.get(nameSym);
     if (l === undefined) {
-      l = new U32List();
+      l = new PairList();
       this.byName.set(nameSym, l);
     }
     l.push2(valueSym, ref);
@@ -92,16 +114,19 @@ export class PostingsCollector {
   distinctValues(nameSym: number): Uint32Array {
     const l = this.byName.get(nameSym);
     if (l === undefined) return new Uint32Array(0);
-    const p = l.a;
-    const n = l.n >>> 1;
     const seen = this.counts;
-    const distinct = new Uint32Array(n);
+    const distinct = new Uint32Array(l.n >>> 1);
     let k = 0;
-    for (let i = 0; i < n; i++) {
-      const v = p[2 * i]!;
-      if (seen[v] === 0) {
-        seen[v] = 1;
-        distinct[k++] = v;
+    let left = l.n;
+    for (const p of l.blocks) {
+      const end = Math.min(p.length, left);
+      left -= end;
+      for (let i = 0; i < end; i += 2) {
+        const v = p[i]!;
+        if (seen[v] === 0) {
+          seen[v] = 1;
+          distinct[k++] = v;
+        }
       }
     }
     for (let j = 0; j < k; j++) seen[distinct[j]!] = 0;
@@ -117,14 +142,18 @@ export class PostingsCollector {
     const l = this.byName.get(nameSym);
     this.byName.delete(nameSym);
     if (l === undefined) return { values: new Uint32Array(0), starts: new Uint32Array(1), refs: new Uint32Array(0) };
-    const p = l.a;
     const n = l.n >>> 1;
     const counts = this.counts;
     const distinct = new Uint32Array(n);
     let k = 0;
-    for (let i = 0; i < n; i++) {
-      const v = p[2 * i]!;
-      if (counts[v]++ === 0) distinct[k++] = v;
+    let left = l.n;
+    for (const p of l.blocks) {
+      const end = Math.min(p.length, left);
+      left -= end;
+      for (let i = 0; i < end; i += 2) {
+        const v = p[i]!;
+        if (counts[v]++ === 0) distinct[k++] = v;
+      }
     }
     const values = distinct.slice(0, k).sort();
     const starts = new Uint32Array(k + 1);
@@ -138,7 +167,12 @@ export class PostingsCollector {
     }
     starts[k] = n;
     const refs = new Uint32Array(n);
-    for (let i = 0; i < n; i++) refs[counts[p[2 * i]!]!++] = p[2 * i + 1]!;
+    left = l.n;
+    for (const p of l.blocks) {
+      const end = Math.min(p.length, left);
+      left -= end;
+      for (let i = 0; i < end; i += 2) refs[counts[p[i]!]!++] = p[i + 1]!;
+    }
     for (let j = 0; j < k; j++) counts[values[j]!] = 0;
     return { values, starts, refs };
   }

@@ -4,8 +4,9 @@
  * per addSeries() in label order, and on close() the label indices, postings lists, label offset
  * table, postings offset table and TOC, laid out byte for byte as Prometheus 2.x writes them.
  *
- * Memory: the symbol table as a Map, the postings as typed arrays (PostingsCollector: 8 bytes
- * per label of each series plus 4 per series), the postings offset table bytes, and two buffers.
+ * Memory: a Map from symbol to index (only when series come as strings, not symbol refs), the postings as typed arrays (PostingsCollector: 8 bytes
+ * per label of each series plus 4 per series), 16 bytes per postings list for the offset table
+ * (written from symbol refs at the end), and two buffers.
  * Series entries go to the file as they come. Touches only the file it creates.
  */
 import type { Labels } from '../../model/labels.js';
@@ -26,6 +27,14 @@ function invalid(msg: string): never {
   throw new SluiceError(ErrorCode.Internal, `index writer: ${msg}`);
 }
 
+/** PostingsTableRefs are the postings offset table's entries as symbol refs and file offsets. */
+interface PostingsTableRefs {
+  names: Uint32Array;
+  values: Uint32Array;
+  offsets: Float64Array;
+  n: number;
+}
+
 /** IndexWriter writes one index file. */
 export class IndexWriter {
   /** toc holds the section offsets (complete after close()). */
@@ -34,28 +43,30 @@ export class IndexWriter {
   numSeries = 0;
   private readonly w: FileWriter;
   private readonly symbols: readonly string[];
-  private readonly symIndex: Map<string, number>;
+  /** symIndex maps a symbol to its index; built on the first series given by strings. */
+  private symIndex: Map<string, number> | undefined;
   private readonly postings: PostingsCollector;
   private readonly entry = new Encbuf(4096);
   /** lastSyms holds the previous series' labels as symbol pairs, for the order check. */
   private lastSyms = new Uint32Array(64);
   private lastLen = -1;
   private curSyms = new Uint32Array(64);
+  /** symLens holds each symbol's UTF-8 byte length (written with the symbol table). */
+  private symLens: Uint32Array = new Uint32Array(0);
 
   private constructor(w: FileWriter, symbols: readonly string[]) {
     this.w = w;
     this.symbols = symbols;
-    this.symIndex = new Map();
-    for (let i = 0; i < symbols.length; i++) this.symIndex.set(symbols[i]!, i);
     this.postings = new PostingsCollector(symbols.length);
   }
 
   /**
    * create starts the index at `path` and writes its header and symbol table. `symbols` must be
    * distinct and sorted by UTF-8 bytes (sortSymbols does both) and hold every label name and
-   * value of the series to come.
+   * value of the series to come, and the empty string (so it is symbol 0).
    */
   static async create(path: string, symbols: readonly string[]): Promise<IndexWriter> {
+    if (symbols[0] !== '') invalid('the symbols must include the empty string, the all-series postings key (writer.ts adds it)');
     const w = await FileWriter.create(path);
     const iw = new IndexWriter(w, symbols);
     try {
@@ -93,6 +104,7 @@ export class IndexWriter {
       if ((i & 1023) === 1023) await w.maybeFlush();
     }
     w.u32(w.crcEnd());
+    this.symLens = lens;
     this.toc.series = w.pos;
   }
 
@@ -100,24 +112,17 @@ export class IndexWriter {
    * addSeries appends one series entry to the buffer and returns its ref (offset / 16). Series
    * must come in strictly increasing label order (compareLabelsUtf8); chunks in time order,
    * non-overlapping, with increasing refs. The labels and chunk metas are not retained.
-   * Synchronous, so no promise per series: when full() the caller awaits flush().
+   * `syms`, when given, holds the labels as symbol indexes (name, value, …): nothing is looked
+   * up, and `labels` only names the series in errors. Synchronous, so no promise per series:
+   * when full() the caller awaits flush().
    */
-  addSeries(labels: Labels, chunks: readonly ChunkMeta[]): number {
-    const nl = labels.length;
+  addSeries(labels: Labels, chunks: readonly ChunkMeta[], syms?: Uint32Array): number {
+    const nl = syms === undefined ? labels.length : syms.length >>> 1;
     if (nl === 0) invalid('series without labels');
     if (this.curSyms.length < 2 * nl) this.curSyms = new Uint32Array(4 * nl);
     const cur = this.curSyms;
-    for (let i = 0; i < nl; i++) {
-      const [name, value] = labels[i]!;
-      if (name.length === 0 || value.length === 0) invalid(`empty label name or value in ${fmtLabels(labels)}`);
-      const ns = this.symIndex.get(name);
-      const vs = this.symIndex.get(value);
-      if (ns === undefined) invalid(`label name ${JSON.stringify(name)} is not in the symbol table`);
-      if (vs === undefined) invalid(`label value ${JSON.stringify(value)} is not in the symbol table`);
-      if (i > 0 && ns <= cur[2 * i - 2]!) invalid(`label names not sorted or repeated in ${fmtLabels(labels)}`);
-      cur[2 * i] = ns;
-      cur[2 * i + 1] = vs;
-    }
+    if (syms === undefined) this.lookUp(labels, cur);
+    else this.checkRefs(labels, syms, cur);
     // Symbol order is byte order, so comparing symbol indexes compares the label sets.
     if (this.lastLen >= 0 && compareSyms(cur, 2 * nl, this.lastSyms, this.lastLen) <= 0) {
       invalid(`series out of order or repeated: ${fmtLabels(labels)}`);
@@ -168,6 +173,42 @@ export class IndexWriter {
     return ref;
   }
 
+  /** lookUp fills `cur` with the symbol indexes of `labels`, checking them. */
+  private lookUp(labels: Labels, cur: Uint32Array): void {
+    let index = this.symIndex;
+    if (index === undefined) {
+      index = new Map();
+      for (let i = 0; i < this.symbols.length; i++) index.set(this.symbols[i]!, i);
+      this.symIndex = index;
+    }
+    for (let i = 0; i < labels.length; i++) {
+      const [name, value] = labels[i]!;
+      if (name.length === 0 || value.length === 0) invalid(`empty label name or value in ${fmtLabels(labels)}`);
+      const ns = index.get(name);
+      const vs = index.get(value);
+      if (ns === undefined) invalid(`label name ${JSON.stringify(name)} is not in the symbol table`);
+      if (vs === undefined) invalid(`label value ${JSON.stringify(value)} is not in the symbol table`);
+      if (i > 0 && ns <= cur[2 * i - 2]!) invalid(`label names not sorted or repeated in ${fmtLabels(labels)}`);
+      cur[2 * i] = ns;
+      cur[2 * i + 1] = vs;
+    }
+  }
+
+  /** checkRefs copies the symbol indexes `syms` into `cur`, checking them. */
+  private checkRefs(labels: Labels, syms: Uint32Array, cur: Uint32Array): void {
+    if ((syms.length & 1) !== 0) invalid(`odd number of symbol refs (${syms.length}) for ${fmtLabels(labels)}`);
+    const lens = this.symLens;
+    for (let i = 0; i < syms.length; i += 2) {
+      const ns = syms[i]!;
+      const vs = syms[i + 1]!;
+      if (ns >= lens.length || vs >= lens.length) invalid(`symbol ref out of range in ${fmtLabels(labels)}`);
+      if (lens[ns] === 0 || lens[vs] === 0) invalid(`empty label name or value in ${fmtLabels(labels)}`);
+      if (i > 0 && ns <= cur[i - 2]!) invalid(`label names not sorted or repeated in ${fmtLabels(labels)}`);
+      cur[i] = ns;
+      cur[i + 1] = vs;
+    }
+  }
+
   /** full reports whether the file buffer should be flushed. */
   full(): boolean {
     return this.w.full();
@@ -191,8 +232,10 @@ export class IndexWriter {
       // format v2 but written by Prometheus 2.x, so our bytes match its own.
       this.toc.labelIndices = w.pos;
       const labelTable = new Encbuf(4096);
+      let lists = 1; // the all-series list, then one per label pair
       for (const nameSym of names) {
         const vals = this.postings.distinctValues(nameSym);
+        lists += vals.length;
         w.padTo(POSTINGS_ALIGN);
         labelTable.uvarint(1);
         labelTable.uvarintStr(this.symbols[nameSym]!);
@@ -205,36 +248,38 @@ export class IndexWriter {
         w.u32(w.crcEnd());
       }
 
+      // Postings lists, each list's (name, value, offset) noted as symbol refs for the offset
+      // table, which is written from them afterwards (not built in memory as bytes: at 200k
+      // label values it is ~6 MB, and growing it left as much again for the collector).
       this.toc.postings = w.pos;
-      const table = new Encbuf(64 * 1024);
-      let entries = 0;
-      const writeList = async (name: string, value: string, refs: Uint32Array): Promise<void> => {
+      const table: PostingsTableRefs = { names: new Uint32Array(lists), values: new Uint32Array(lists), offsets: new Float64Array(lists), n: 0 };
+      const writeList = async (nameSym: number, valueSym: number, refs: Uint32Array): Promise<void> => {
         w.padTo(POSTINGS_ALIGN);
-        table.u8(2);
-        table.uvarintStr(name);
-        table.uvarintStr(value);
-        table.uvarint(w.pos);
-        entries++;
+        const k = table.n++;
+        table.names[k] = nameSym;
+        table.values[k] = valueSym;
+        table.offsets[k] = w.pos;
         w.u32(4 + 4 * refs.length);
         w.crcBegin();
         w.u32(refs.length);
         await this.u32s(refs);
         w.u32(w.crcEnd());
       };
-      await writeList('', '', this.postings.allSeries());
+      // The all-series list is keyed ("", ""): symbol 0 (create() checks it is there).
+      await writeList(0, 0, this.postings.allSeries());
       for (const nameSym of names) {
         const g = this.postings.take(nameSym);
-        const name = this.symbols[nameSym]!;
         for (let j = 0; j < g.values.length; j++) {
-          await writeList(name, this.symbols[g.values[j]!]!, g.refs.subarray(g.starts[j]!, g.starts[j + 1]!));
+          await writeList(nameSym, g.values[j]!, g.refs.subarray(g.starts[j]!, g.starts[j + 1]!));
         }
       }
+      if (table.n !== lists) invalid(`wrote ${table.n} postings lists, expected ${lists}`);
 
       this.toc.labelIndicesTable = w.pos;
       await this.table(labelTable, names.length, 'label offset table');
 
       this.toc.postingsTable = w.pos;
-      await this.table(table, entries, 'postings offset table');
+      await this.postingsTable(table);
 
       const t = this.toc;
       w.crcBegin();
@@ -283,6 +328,38 @@ export class IndexWriter {
     for (let i = 0; i < body.len; i += 1 << 20) {
       w.bytes(body.b, i, Math.min(1 << 20, body.len - i));
       await w.maybeFlush();
+    }
+    w.u32(w.crcEnd());
+  }
+
+  /**
+   * postingsTable writes the postings offset table from its entries' symbol refs: per entry
+   * `2 <1b> | name <uvarint str> | value <uvarint str> | offset <uvarint64>`, streamed through
+   * the file buffer; the table's length comes first, so a first pass sizes it.
+   */
+  private async postingsTable(t: PostingsTableRefs): Promise<void> {
+    const w = this.w;
+    const lens = this.symLens;
+    let size = 4;
+    for (let k = 0; k < t.n; k++) {
+      const ln = lens[t.names[k]!]!;
+      const lv = lens[t.values[k]!]!;
+      size += 1 + uvarintSize(ln) + ln + uvarintSize(lv) + lv + uvarintSize(t.offsets[k]!);
+    }
+    if (size > 0xffffffff) invalid('postings offset table exceeds 4 GiB');
+    w.u32(size);
+    w.crcBegin();
+    w.u32(t.n);
+    for (let k = 0; k < t.n; k++) {
+      const ns = t.names[k]!;
+      const vs = t.values[k]!;
+      w.u8(2);
+      w.uvarint(lens[ns]!);
+      w.utf8(this.symbols[ns]!, lens[ns]!);
+      w.uvarint(lens[vs]!);
+      w.utf8(this.symbols[vs]!, lens[vs]!);
+      w.uvarint(t.offsets[k]!);
+      if ((k & 1023) === 1023) await w.maybeFlush();
     }
     w.u32(w.crcEnd());
   }

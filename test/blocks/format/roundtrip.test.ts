@@ -229,6 +229,51 @@ test('writer refuses unsorted series, missing symbols and out-of-range chunks, l
   }
 });
 
+test('series named by symbol refs: the same bytes as by strings; bad refs and unsorted tables refused', async () => {
+  const fx = generate(17, { numSeries: 200, mint: MINT, maxt: MAXT, interval: 60_000 });
+  const { mkdirSync } = await import('node:fs');
+  const table = sortSymbols(['', ...fx.symbols]);
+  const index = new Map(table.map((s, i) => [s, i]));
+  const refsOf = (ls: readonly [string, string][]): Uint32Array => Uint32Array.from(ls.flatMap(([n, v]) => [index.get(n)!, index.get(v)!]));
+  const ulid = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  const a = newDir();
+  const b = newDir();
+  mkdirSync(a);
+  mkdirSync(b);
+  await writeBlock(a, { mint: MINT, maxt: MAXT, symbols: fx.symbols, series: fx.series, ulid });
+  await writeBlock(b, {
+    mint: MINT, maxt: MAXT, symbols: table, symbolsSorted: true, ulid,
+    series: fx.series.map((s) => ({ labels: s.labels, chunks: s.chunks, symbolRefs: refsOf(s.labels) })),
+  });
+  assert.ok(readFileSync(join(a, ulid, 'index')).equals(readFileSync(join(b, ulid, 'index'))), 'index bytes equal');
+  assert.ok(readFileSync(join(a, ulid, 'chunks', '000001')).equals(readFileSync(join(b, ulid, 'chunks', '000001'))), 'chunk bytes equal');
+
+  const s0 = fx.series[0]!;
+  assert.ok(s0.labels.length >= 2);
+  const bad: { name: string; symbols: string[]; refs?: Uint32Array; sorted?: boolean; re: RegExp }[] = [
+    { name: 'ref past the table', symbols: table, refs: Uint32Array.of(1, table.length), re: /symbol ref out of range/ },
+    { name: 'empty value', symbols: table, refs: Uint32Array.of(index.get(s0.labels[0]![0])!, 0), re: /empty label name or value/ },
+    { name: 'odd refs', symbols: table, refs: Uint32Array.of(1, 2, 3), re: /odd number of symbol refs/ },
+    { name: 'names out of order', symbols: table, refs: refsOf([s0.labels[1]!, s0.labels[0]!, ...s0.labels.slice(2)]), re: /label names not sorted or repeated/ },
+    { name: 'table not sorted', symbols: ['', ...table.slice(1).reverse()], re: /symbols not sorted or repeated/ },
+    { name: 'table without the empty string', symbols: table.slice(1), re: /must include the empty string/ },
+    { name: 'refs without a sorted table', symbols: table, sorted: false, refs: refsOf(s0.labels), re: /not symbolsSorted/ },
+  ];
+  for (const c of bad) {
+    const parent = newDir();
+    mkdirSync(parent);
+    await assert.rejects(
+      writeBlock(parent, {
+        mint: MINT, maxt: MAXT, symbols: c.symbols, symbolsSorted: c.sorted ?? true,
+        series: [{ labels: s0.labels, chunks: s0.chunks, symbolRefs: c.refs ?? refsOf(s0.labels) }],
+      }),
+      (e: unknown) => isSluiceError(e) && c.re.test(e.message),
+      c.name,
+    );
+    assert.deepEqual(readdirSync(parent), [], `${c.name}: temporary directory removed`);
+  }
+});
+
 test('byte order: compareUtf8 agrees with comparing UTF-8 bytes, sortSymbols sorts and dedupes', () => {
   const rng = new Rng(16);
   const strs: string[] = [];
