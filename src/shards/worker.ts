@@ -289,8 +289,12 @@ function handle(m: ToShard | TenantSeriesQuery): void {
   }
 }
 
-/** TRUNCATE_SLICE is how many series one slice of a truncation visits (~3 ms). */
+/**
+ * A slice of a truncation visits at most TRUNCATE_SLICE series and runs about TRUNCATE_SLICE_MS:
+ * rounds run in between, so a request waits at most about one slice.
+ */
 const TRUNCATE_SLICE = 8192;
+const TRUNCATE_SLICE_MS = 2;
 
 /**
  * truncateInSlices truncates the head (headTruncate.ts) a slice at a time, letting rounds run
@@ -298,7 +302,7 @@ const TRUNCATE_SLICE = 8192;
  */
 async function truncateInSlices(id: number, cut: number): Promise<void> {
   try {
-    const steps = truncateSteps(head, cut, TRUNCATE_SLICE);
+    const steps = truncateSteps(head, cut, TRUNCATE_SLICE, TRUNCATE_SLICE_MS);
     for (;;) {
       const r = steps.next();
       if (r.done === true) {

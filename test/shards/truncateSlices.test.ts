@@ -1,7 +1,8 @@
 /**
  * Head truncation in slices (headTruncate.ts truncateSteps), as the shard runs it so that rounds
  * go on between slices: the same result as truncating whole, and a series that a slice found
- * empty but that a round wrote to before the last slice is kept, with its new sample.
+ * empty but that a round wrote to before the last slice is kept, with its new sample; a slice
+ * also ends on its time budget.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,9 @@ const lab = (i: number): Labels => [['__name__', 'sliced'], ['pod', `p${i}`]];
 const all: SelectQuery = { tenant: 't', matcherSets: [], mint: -Infinity, maxt: Infinity };
 
 /** load writes every series before the cut, and the even ones after it as well. */
-async function load(): Promise<Harness> {
+async function load(n = N): Promise<Harness> {
   const h = await Harness.open();
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const s: [number, number][] = [];
     for (let t = T0; t < CUT; t += STEP) s.push([t, i]);
     if (i % 2 === 0) for (let t = CUT; t < CUT + H; t += STEP) s.push([t, i]);
@@ -63,4 +64,20 @@ test('a series found empty in an early slice but written before the last slice i
   assert.equal(h.ref('t', lab(1)), odd, 'p1 is still the same series');
   assert.deepEqual(h.samples(odd), [[CUT + 5 * STEP, 42]]);
   assert.equal(h.ref('t', lab(3)), -1, 'p3 was dropped');
+});
+
+test('a slice also ends on its time budget, whatever its series count', async () => {
+  const n = 1200;
+  const count = (sliceMs: number): Promise<{ yields: number; dropped: number }> => load(n).then((h) => {
+    const steps = truncateSteps(h.head, CUT, Infinity, sliceMs);
+    let yields = 0;
+    let r = steps.next();
+    while (r.done !== true) { yields++; r = steps.next(); }
+    return { yields, dropped: r.value.seriesDropped };
+  });
+  const none = await count(Infinity);
+  assert.deepEqual(none, { yields: 0, dropped: n / 2 }, 'no budget, no slice limit: one pass');
+  // A budget of 0 ms is spent at the first clock check (every 256 series).
+  const timed = await count(0);
+  assert.deepEqual(timed, { yields: Math.floor((n - 1) / 256), dropped: n / 2 });
 });
