@@ -34,6 +34,11 @@ class PairList {
     this.cur[this.at++] = y;
     this.n += 2;
   }
+
+  /** used returns how many u32s block `b` holds (all but the last are full). */
+  used(b: number): number {
+    return b === this.blocks.length - 1 ? this.at : this.blocks[b]!.length;
+  }
 }
 
 /** U32List is a growable Uint32Array (the all-series list: one ref per series). */
@@ -117,11 +122,9 @@ export class PostingsCollector {
     const seen = this.counts;
     const distinct = new Uint32Array(l.n >>> 1);
     let k = 0;
-    let left = l.n;
-    for (const p of l.blocks) {
-      const end = Math.min(p.length, left);
-      left -= end;
-      for (let i = 0; i < end; i += 2) {
+    for (let b = 0; b < l.blocks.length; b++) {
+      const p = l.blocks[b]!;
+      for (let i = 0, end = l.used(b); i < end; i += 2) {
         const v = p[i]!;
         if (seen[v] === 0) {
           seen[v] = 1;
@@ -146,11 +149,9 @@ export class PostingsCollector {
     const counts = this.counts;
     const distinct = new Uint32Array(n);
     let k = 0;
-    let left = l.n;
-    for (const p of l.blocks) {
-      const end = Math.min(p.length, left);
-      left -= end;
-      for (let i = 0; i < end; i += 2) {
+    for (let b = 0; b < l.blocks.length; b++) {
+      const p = l.blocks[b]!;
+      for (let i = 0, end = l.used(b); i < end; i += 2) {
         const v = p[i]!;
         if (counts[v]++ === 0) distinct[k++] = v;
       }
@@ -167,11 +168,9 @@ export class PostingsCollector {
     }
     starts[k] = n;
     const refs = new Uint32Array(n);
-    left = l.n;
-    for (const p of l.blocks) {
-      const end = Math.min(p.length, left);
-      left -= end;
-      for (let i = 0; i < end; i += 2) refs[counts[p[i]!]!++] = p[i + 1]!;
+    for (let b = 0; b < l.blocks.length; b++) {
+      const p = l.blocks[b]!;
+      for (let i = 0, end = l.used(b); i < end; i += 2) refs[counts[p[i]!]!++] = p[i + 1]!;
     }
     for (let j = 0; j < k; j++) counts[values[j]!] = 0;
     return { values, starts, refs };
