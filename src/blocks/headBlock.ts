@@ -28,9 +28,8 @@ export interface HeadBlockJob {
  * writeHeadBlock writes the block of `job` reading through `viewOf`; undefined when no series has
  * data. `collect`, when given, runs a full garbage collection once the series are gathered and
  * sorted: what gathering left (the interning table of CutSeries and the sort's scratch; the
- * collection freed ~14 MB at 100k series) would
- * otherwise stay until the end of the write, under the postings it grows (the cut thread passes
- * V8's gc()).
+ * collection freed ~14 MB at 100k series) would otherwise stay until the end of the write,
+ * under the postings it grows (the cut thread passes V8's gc()).
  */
 export async function writeHeadBlock(job: HeadBlockJob, viewOf: (shard: number) => HeadView, collect?: () => void): Promise<WrittenBlock | undefined> {
   const { mint, maxt } = job;
