@@ -13,8 +13,9 @@ const PAIR_BLOCK = 1 << 14;
 
 /**
  * PairList is an append-only list of u32 pairs in fixed 64 KiB blocks: growing never copies, so
- * it leaves nothing for the collector (doubling one array for each label name of 100k series
- * left ~10 MB of outgrown arrays in the cut thread until its next full collection).
+ * it leaves nothing for the collector (doubling one array per label name left outgrown arrays
+ * about as large as the lists, ~8 MB at 100k series of 8 labels, until the cut thread's next
+ * full collection).
  */
 class PairList {
   readonly blocks: Uint32Array[] = [];
