@@ -2,22 +2,22 @@
  * CutSeries holds the series a block cut writes, compactly: per series its shard, its ref and its
  * labels as ids into one table of distinct strings (4 bytes per name or value), instead of a
  * decoded `Labels` array per series (about 1.1 KB a series at 8 labels). Strings are interned by
- * their UTF-8 bytes (an open-addressing table over a byte arena): a string is decoded only the
+ * their UTF-8 bytes (LabelInterner, src/model/labelIntern.ts): a string is decoded only the
  * first time it is seen, so gathering 100k series of 8 labels decodes 200k strings, not 800k,
- * and looks none up in a Map (441 → 183 ms; the table takes about the memory the Map did, and is
- * dropped by sort()). The cut's memory is then the distinct strings (which the index's symbol
- * table needs anyway) plus ~75 bytes a series. sort() puts the series in Prometheus' label order (labels.Compare over UTF-8 bytes) by
- * comparing string ranks, with no string comparison per pair. Touches nothing but its own arrays.
+ * and looks none up in a Map (441 → 183 ms; the interner takes about the memory the Map did,
+ * and is dropped by sort()). The cut's memory is then the distinct strings (which the index's
+ * symbol table needs anyway) plus ~75 bytes a series. sort() puts the series in Prometheus'
+ * label order (labels.Compare over UTF-8 bytes) by comparing string ranks, with no string
+ * comparison per pair. Touches nothing but its own arrays.
  */
 import { LABEL_SEP, type Labels } from '../model/labels.js';
+import { LabelInterner } from '../model/labelIntern.js';
 import { compareUtf8 } from './index/order.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** CutSeries collects (shard, ref, label blob) triples, then sorts them and hands out their labels. */
 export class CutSeries {
   /**
-   * strings holds each distinct name and value once, and the empty string; after sort(), in
+   * strings holds, after sort(), each distinct name and value once and the empty string, in
    * UTF-8 byte order (the empty string first): a block index's symbol table as it is.
    */
   strings: string[] = [];
@@ -30,15 +30,8 @@ export class CutSeries {
   private order: Uint32Array = new Uint32Array(0);
   /** scratch is a private copy of the blob being decoded (shared memory is not decoded in place). */
   private scratch = new Uint8Array(256);
-  // The interning table (dropped by sort()): each string's bytes at
-  // bytes[strAt[id], strAt[id] + strLen[id]), its hash, and the slots (id + 1; 0 = empty),
-  // probed linearly.
-  private bytes = new Uint8Array(64 * 1024);
-  private bytesUsed = 0;
-  private strAt = new Uint32Array(1024);
-  private strLen = new Uint32Array(1024);
-  private hashes = new Uint32Array(1024);
-  private slots = new Int32Array(4096);
+  /** interner gives each distinct string its id (dropped by sort()). */
+  private interner: LabelInterner | undefined;
 
   /**
    * expectSeries sizes the per-series arrays, and the label ids for 8 labels a series (more may
@@ -50,7 +43,8 @@ export class CutSeries {
     this.refs = new Int32Array(cap);
     this.starts = new Uint32Array(cap + 1);
     this.labels = new Uint32Array(16 * cap);
-    this.intern(this.scratch, 0, 0); // the empty string is id 0
+    this.interner = new LabelInterner();
+    this.interner.id(this.scratch, 0, 0); // the empty string is id 0
   }
 
   /** size is the number of series added. */
@@ -60,6 +54,8 @@ export class CutSeries {
   add(shard: number, ref: number, buf: Uint8Array, off: number, len: number): void {
     if (this.n + 1 >= this.refs.length) this.growSeries();
     if (this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, this.scratch.length * 2));
+    const interner = this.interner;
+    if (interner === undefined) throw new Error('CutSeries: add() after sort()');
     const b = this.scratch;
     b.set(buf.subarray(off, off + len));
     let w = this.starts[this.n]!;
@@ -68,7 +64,7 @@ export class CutSeries {
       let q = p;
       while (b[q] !== LABEL_SEP) q++;
       if (w === this.labels.length) this.labels = grow(this.labels);
-      this.labels[w++] = this.intern(b, p, q);
+      this.labels[w++] = interner.id(b, p, q);
       p = q + 1;
     }
     this.shards[this.n] = shard;
@@ -76,69 +72,13 @@ export class CutSeries {
     this.starts[++this.n] = w;
   }
 
-  /** intern returns the id of the string whose UTF-8 bytes are b[p, q), adding it if new. */
-  private intern(b: Uint8Array, p: number, q: number): number {
-    let h = 0x811c9dc5; // FNV-1a
-    for (let i = p; i < q; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-    h >>>= 0;
-    const n = q - p;
-    const slots = this.slots;
-    if (slots.length === 0) throw new Error('CutSeries: add() after sort()');
-    const mask = slots.length - 1;
-    for (let s = h & mask; ; s = (s + 1) & mask) {
-      const e = slots[s]!;
-      if (e === 0) break;
-      const id = e - 1;
-      if (this.hashes[id] !== h || this.strLen[id] !== n) continue;
-      const a = this.strAt[id]!;
-      const bytes = this.bytes;
-      let i = 0;
-      while (i < n && bytes[a + i] === b[p + i]) i++;
-      if (i === n) return id;
-    }
-    // New: keep its bytes for later comparisons and decode it, once.
-    const id = this.strings.length;
-    if (id === this.strAt.length) {
-      this.strAt = grow(this.strAt);
-      this.strLen = grow(this.strLen);
-      this.hashes = grow(this.hashes);
-    }
-    if (this.bytesUsed + n > this.bytes.length) {
-      const nb = new Uint8Array(Math.max(this.bytes.length * 2, this.bytesUsed + n));
-      nb.set(this.bytes.subarray(0, this.bytesUsed));
-      this.bytes = nb;
-    }
-    this.bytes.set(b.subarray(p, q), this.bytesUsed);
-    this.strAt[id] = this.bytesUsed;
-    this.strLen[id] = n;
-    this.hashes[id] = h;
-    this.bytesUsed += n;
-    this.strings.push(utf8.decode(b.subarray(p, q)));
-    if (2 * (id + 1) > slots.length) this.rehash(slots.length * 2);
-    else this.place(id);
-    return id;
-  }
-
-  /** place puts string `id` into the first free slot of its probe sequence. */
-  private place(id: number): void {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let s = this.hashes[id]! & mask;
-    while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = id + 1;
-  }
-
-  private rehash(size: number): void {
-    this.slots = new Int32Array(size);
-    for (let id = 0; id < this.strings.length; id++) this.place(id);
-  }
-
   /**
    * sort orders the strings by UTF-8 bytes (renumbering the ids to their ranks) and the series by
    * their labels; the interning table is dropped. Call once, after the last add().
    */
   sort(): void {
-    const strs = this.strings;
+    if (this.interner === undefined) throw new Error('CutSeries: sort() called twice');
+    const strs = this.interner.strings;
     const byRank = new Uint32Array(strs.length);
     for (let i = 0; i < byRank.length; i++) byRank[i] = i;
     let astral = false;
@@ -158,7 +98,7 @@ export class CutSeries {
     const end = this.starts[this.n]!;
     for (let j = 0; j < end; j++) lab[j] = rank[lab[j]!]!;
     this.strings = sorted;
-    this.dropInterning();
+    this.interner = undefined;
     const st = this.starts;
     // Equal ranks are equal strings and ranks follow byte order, so comparing the rank sequences
     // (name, value, name, value, …) is labels.Compare; a shorter set that is a prefix sorts first.
@@ -207,15 +147,6 @@ export class CutSeries {
     }
     out.length = pairs;
     return out;
-  }
-
-  private dropInterning(): void {
-    this.bytes = new Uint8Array(0);
-    this.bytesUsed = 0;
-    this.strAt = new Uint32Array(0);
-    this.strLen = new Uint32Array(0);
-    this.hashes = new Uint32Array(0);
-    this.slots = new Int32Array(0);
   }
 
   private growSeries(): void {

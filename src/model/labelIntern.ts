@@ -85,6 +85,14 @@ export class LabelInterner {
 
   /** intern returns the string of the UTF-8 bytes buf[p, q), made once per distinct bytes. */
   intern(buf: Uint8Array, p: number, q: number): string {
+    return this.strs[this.id(buf, p, q)]!;
+  }
+
+  /**
+   * id returns the index of the string of the UTF-8 bytes buf[p, q) in `strings`, adding it if
+   * new: indexes are dense and in order of first sight.
+   */
+  id(buf: Uint8Array, p: number, q: number): number {
     // FNV-1a over the bytes; `high` notes a non-ASCII byte.
     let h = 0x811c9dc5;
     let high = 0;
@@ -100,12 +108,16 @@ export class LabelInterner {
       const e = this.slots[s]!;
       if (e === 0) break;
       const i = e - 1;
-      if (this.lens[i] === len && this.sameBytes(this.offs[i]!, buf, p, len)) return this.strs[i]!;
+      if (this.lens[i] === len && this.sameBytes(this.offs[i]!, buf, p, len)) return i;
       s = (s + 1) & mask;
     }
     const str = (high & 0x80) === 0 ? latin1.decode(buf.subarray(p, q)) : utf8.decode(buf.subarray(p, q));
-    this.add(s, buf, p, len, str);
-    return str;
+    return this.add(s, buf, p, len, str);
+  }
+
+  /** strings lists every string made, by id. */
+  get strings(): readonly string[] {
+    return this.strs;
   }
 
   private sameBytes(at: number, buf: Uint8Array, p: number, len: number): boolean {
@@ -114,7 +126,7 @@ export class LabelInterner {
     return true;
   }
 
-  private add(slot: number, buf: Uint8Array, p: number, len: number, str: string): void {
+  private add(slot: number, buf: Uint8Array, p: number, len: number, str: string): number {
     const i = this.strs.length;
     if (i === this.offs.length) {
       this.offs = grow32(this.offs, i * 2);
@@ -132,6 +144,7 @@ export class LabelInterner {
     this.strs.push(str);
     this.slots[slot] = i + 1;
     if ((i + 1) * 2 > this.slots.length) this.rehash();
+    return i;
   }
 
   /** rehash doubles the table (kept at most half full). */

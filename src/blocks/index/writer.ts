@@ -4,9 +4,10 @@
  * per addSeries() in label order, and on close() the label indices, postings lists, label offset
  * table, postings offset table and TOC, laid out byte for byte as Prometheus 2.x writes them.
  *
- * Memory: a Map from symbol to index (only when series come as strings, not symbol refs), the postings as typed arrays (PostingsCollector: 8 bytes
- * per label of each series plus 4 per series), 16 bytes per postings list for the offset table
- * (written from symbol refs at the end), and two buffers.
+ * Memory: a Map from symbol to index (only when series come as strings, not symbol refs), the
+ * postings as typed arrays (PostingsCollector: 8 bytes per label of each series plus 4 per
+ * series), 16 bytes per postings list for the offset table (written from symbol refs at the
+ * end), and two buffers.
  * Series entries go to the file as they come. Touches only the file it creates.
  */
 import type { Labels } from '../../model/labels.js';
