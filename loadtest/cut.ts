@@ -188,6 +188,8 @@ function heapIn(ps: readonly HeapPoint[], t0: number, t1: number): HeapWindow | 
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 const wallNow = (): number => performance.timeOrigin + performance.now();
+/** sum adds up a per-group record (undefined stays undefined). */
+const sum = (r: Record<string, number> | undefined): number | undefined => (r ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
 
 /** waitFor polls `cond` every 100 ms (reading the log first) until it holds; throws after `ms` or if the node exits. */
 async function waitFor(n: Node, log: LogTail, what: string, ms: number, cond: () => boolean): Promise<void> {
@@ -224,6 +226,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
   const problems: string[] = [];
   const sampler = new RssSampler(node.pid, f.rssIntervalMs);
   const cpu = new ThreadCpu(node.pid);
+  const self = new ThreadCpu(process.pid); // the load generator: its waits add to the latencies it times
   const heapPoints: HeapPoint[] = [];
   let probing = true;
   const probe = f.heapProbeMs > 0 ? heapProbe(node, f.heapProbeMs, heapPoints, () => !probing) : Promise.resolve();
@@ -297,6 +300,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
     const endRss = sampler.latest();
     await sampler.stop();
     cpu.stop();
+    self.stop();
     probing = false;
     await probe;
     if (node.run.hasExited()) throw new Error(`sluice died:\n${logTail(node.run.logFile, 20)}`);
@@ -324,7 +328,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
         kind: i === 0 ? `full cut (${f.samples} samples/series)` : `small cut ${i}`, cut: c, mint, expectedSamples,
         blocksWrittenMs: written, uploadedMs: upTimes.every((t) => t !== undefined) && upTimes.length ? Math.max(...(upTimes as number[])) - c.end : undefined,
         rssBefore: before.rss, rssPeak: Math.max(peak?.rss ?? 0, before.rss), rssPeakAfterStartMs: peak ? peak.t - c.start : 0,
-        rssPeakWrite: Math.max(peakWrite, before.rss), rssPeakRest: Math.max(peakRest, before.rss), cpu: cpu.coresIn(c.start, c.end), heap: heapIn(heapPoints, c.start, c.end), rssAfter: after?.rss ?? 0,
+        rssPeakWrite: Math.max(peakWrite, before.rss), rssPeakRest: Math.max(peakRest, before.rss), cpu: cpu.coresIn(c.start, c.end), wait: cpu.waitIn(c.start, c.end), genWait: sum(self.waitIn(c.start, c.end)), heap: heapIn(heapPoints, c.start, c.end), rssAfter: after?.rss ?? 0,
         writes: latStats(w.log, overlapping(w.log, c, steadyFrom)),
       };
     });
@@ -360,7 +364,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
         requests: w.log.end.length + w.totalFailures(), late: w.late, acked: w.log.end.length,
         failures: w.totalFailures() ? [...w.failures].map(([k, n]) => `${k}×${n}`).join(' ') : 'none',
       },
-      memory, cuts: rows, steadyCpu: cpu.coresIn(steadyFrom, steadyTo),
+      memory, cuts: rows, steadyCpu: cpu.coresIn(steadyFrom, steadyTo), steadyWait: cpu.waitIn(steadyFrom, steadyTo), steadyGenWait: sum(self.waitIn(steadyFrom, steadyTo)),
       groups: { steady: latStats(w.log, steadyIdx), inCut: latStats(w.log, groups.inCut), inUpload: latStats(w.log, groups.inUpload), outside: latStats(w.log, groups.outside) },
       rssIntervalMs: f.rssIntervalMs, rssSamples: sampler.count, problems,
     };
@@ -368,6 +372,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
     await writer?.stop();
     await sampler.stop();
     cpu.stop();
+    self.stop();
     probing = false;
     await probe;
     await stopChild(node.run).catch(() => undefined);

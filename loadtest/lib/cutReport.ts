@@ -36,6 +36,10 @@ export interface CutRow {
   rssAfter: number;
   /** cpu: the node's threads' CPU use (cores) over the cut window. */
   cpu: Record<ThreadGroup, number> | undefined;
+  /** wait: ms per second the node's threads spent runnable but without a CPU, over the cut window. */
+  wait: Record<ThreadGroup, number> | undefined;
+  /** genWait: the same for the load generator's own threads, all together. */
+  genWait: number | undefined;
   heap: HeapWindow | undefined;
   writes: LatStats;
 }
@@ -69,6 +73,8 @@ export interface CutBenchResult {
   memory: Memory;
   cuts: CutRow[];
   steadyCpu: Record<ThreadGroup, number> | undefined;
+  steadyWait: Record<ThreadGroup, number> | undefined;
+  steadyGenWait: number | undefined;
   groups: { steady: LatStats; inCut: LatStats; inUpload: LatStats; outside: LatStats };
   rssIntervalMs: number;
   rssSamples: number;
@@ -202,6 +208,15 @@ export function renderCutReport(r: CutBenchResult): string {
   out.push(cpuRow('steady', r.steadyCpu));
   for (const c of r.cuts) out.push(cpuRow(c.kind, c.cpu));
   out.push('');
+  if (r.steadyWait !== undefined || r.cuts.some((c) => c.wait !== undefined)) {
+    // Run-queue wait: how much CPU contention each group met (schedstat), ms per second of wall.
+    out.push(`| threads runnable without a CPU, ms/s (node: ${THREAD_GROUPS.join(' / ')}; the load generator) | ${THREAD_GROUPS.join(' | ')} | generator |`, `|---|${THREAD_GROUPS.map(() => '--:|').join('')}--:|`);
+    const waitRow = (name: string, w: Record<ThreadGroup, number> | undefined, gen: number | undefined): string =>
+      `| ${name} | ${THREAD_GROUPS.map((k) => (w ? w[k].toFixed(1) : '—')).join(' | ')} | ${gen !== undefined ? gen.toFixed(1) : '—'} |`;
+    out.push(waitRow('steady', r.steadyWait, r.steadyGenWait));
+    for (const c of r.cuts) out.push(waitRow(c.kind, c.wait, c.genWait));
+    out.push('');
+  }
 
   const full = r.cuts[0];
   const fullExtra = full ? full.rssPeak - full.rssBefore : NaN;

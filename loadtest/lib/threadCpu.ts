@@ -1,8 +1,12 @@
 /**
  * ThreadCpu samples the CPU time of a process's threads, grouped by role (the main thread, the
  * shard threads `sluice-shard-*`, the gateway threads `sluice-gw-*`, query threads, the
- * SCHED_IDLE background threads `sluice-cut` and `sluice-ckpt`, and the rest: V8 and libuv helpers), so that a benchmark can say which of them was busy in a time window.
- * Reads /proc/<pid>/task/<tid>/{stat,comm} every `intervalMs`; Linux only; touches nothing else.
+ * SCHED_IDLE background threads `sluice-cut` and `sluice-ckpt`, and the rest: V8 and libuv
+ * helpers), so that a benchmark can say which of them was busy in a time window, and how long
+ * each group's threads waited for a CPU while runnable (the scheduler's run-queue wait, from
+ * schedstat): a thread that waits there is delayed by CPU contention, not by its own work or I/O.
+ * Reads /proc/<pid>/task/<tid>/{stat,schedstat,comm} every `intervalMs`; Linux only; touches
+ * nothing else.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -14,7 +18,7 @@ export type ThreadGroup = (typeof THREAD_GROUPS)[number];
 /** USER_HZ: /proc reports CPU times in clock ticks, 100 per second on Linux. */
 const CLK_TCK = 100;
 
-interface Snapshot { t: number; ticks: Record<ThreadGroup, number> }
+interface Snapshot { t: number; ticks: Record<ThreadGroup, number>; waitNs: Record<ThreadGroup, number> }
 
 function groupOf(pid: number, tid: number, comm: string): ThreadGroup {
   if (tid === pid) return 'main';
@@ -35,6 +39,8 @@ export class ThreadCpu {
   private readonly snaps: Snapshot[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly names = new Map<number, ThreadGroup>();
+  /** schedstat turns false when the kernel has no per-thread schedstat. */
+  private schedstat = true;
 
   constructor(pid: number, intervalMs = 100) {
     this.pid = pid;
@@ -48,12 +54,7 @@ export class ThreadCpu {
 
   /** coresIn returns each group's average CPU use (cores) over [t0, t1], or undefined without samples around it. */
   coresIn(t0: number, t1: number): Record<ThreadGroup, number> | undefined {
-    let a: Snapshot | undefined;
-    let b: Snapshot | undefined;
-    for (const s of this.snaps) {
-      if (s.t <= t0) a = s;
-      if (s.t >= t1) { b = s; break; }
-    }
+    const [a, b] = this.around(t0, t1);
     if (!a || !b || b.t <= a.t) return undefined;
     const sec = (b.t - a.t) / 1000;
     const out = {} as Record<ThreadGroup, number>;
@@ -61,8 +62,33 @@ export class ThreadCpu {
     return out;
   }
 
+  /**
+   * waitIn returns, per group, the milliseconds its threads together spent runnable but waiting
+   * for a CPU, per second of [t0, t1]; undefined without samples around it or without schedstat.
+   */
+  waitIn(t0: number, t1: number): Record<ThreadGroup, number> | undefined {
+    const [a, b] = this.around(t0, t1);
+    if (!a || !b || b.t <= a.t || !this.schedstat) return undefined;
+    const sec = (b.t - a.t) / 1000;
+    const out = {} as Record<ThreadGroup, number>;
+    for (const g of THREAD_GROUPS) out[g] = Math.max(0, (b.waitNs[g] - a.waitNs[g]) / 1e6 / sec);
+    return out;
+  }
+
+  private around(t0: number, t1: number): [Snapshot | undefined, Snapshot | undefined] {
+    let a: Snapshot | undefined;
+    let b: Snapshot | undefined;
+    for (const s of this.snaps) {
+      if (s.t <= t0) a = s;
+      if (s.t >= t1) { b = s; break; }
+    }
+    return [a, b];
+  }
+
   private sample(): void {
-    const ticks: Record<ThreadGroup, number> = { main: 0, shards: 0, gateways: 0, query: 0, background: 0, other: 0 };
+    const zero = (): Record<ThreadGroup, number> => ({ main: 0, shards: 0, gateways: 0, query: 0, background: 0, other: 0 });
+    const ticks = zero();
+    const waitNs = zero();
     let tids: string[];
     try { tids = readdirSync(`/proc/${this.pid}/task`); } catch { return; }
     for (const e of tids) {
@@ -77,8 +103,17 @@ export class ThreadCpu {
           if (g !== 'other') this.names.set(tid, g);
         }
         ticks[g] += Number(f[11]) + Number(f[12]);
+        if (this.schedstat) {
+          try {
+            // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
+            waitNs[g] += Number(readFileSync(`/proc/${this.pid}/task/${e}/schedstat`, 'utf8').split(' ')[1]);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.schedstat = false; // kernel without schedstats
+            else throw err;
+          }
+        }
       } catch { /* exited */ }
     }
-    this.snaps.push({ t: performance.timeOrigin + performance.now(), ticks });
+    this.snaps.push({ t: performance.timeOrigin + performance.now(), ticks, waitNs });
   }
 }
