@@ -9,6 +9,7 @@ import { main as wal } from './wal.bench.js';
 import { main as block } from './block.bench.js';
 import { main as forward } from './forward.bench.js';
 import { main as points } from './points.bench.js';
+import { main as writeback } from './writeback.bench.js';
 
 console.log(`micro benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
 await decode();
@@ -24,3 +25,5 @@ console.log();
 forward();
 console.log();
 points();
+console.log();
+await writeback();
