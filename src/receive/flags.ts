@@ -44,6 +44,11 @@ export const FLAGS: FlagSpec[] = [
     check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
     help: 'CPU priority of the threads that write cut blocks and checkpoint the WAL: idle (Linux SCHED_IDLE: only CPU time ingestion leaves; falls back to low), low (nice 10) or normal.',
   },
+  {
+    name: 'v8.helper-cpu-priority', default: 'idle',
+    check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
+    help: 'CPU priority of V8\'s background threads, which under --single-threaded-gc only compile JavaScript (for every thread, the cut and query threads\' code included): idle (Linux SCHED_IDLE; falls back to low), low (nice 10) or normal. Left normal when node runs without --single-threaded-gc (they then also collect garbage).',
+  },
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
   { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
@@ -175,6 +180,8 @@ export interface ReceiveConfig {
   blockDurationMs: number;
   /** --tsdb.cut-cpu-priority: of the cut and checkpoint threads. */
   cutCpuPriority: CpuPriority;
+  /** --v8.helper-cpu-priority: of V8's platform threads (with --single-threaded-gc only). */
+  v8HelperCpuPriority: CpuPriority;
   externalLabels: [string, string][];
   tenantHeader: string;
   defaultTenant: string;
@@ -287,6 +294,7 @@ export function toConfig(f: ReceiveFlags): ReceiveConfig {
     walFsync: v('tsdb.wal.fsync') as 'off' | 'batch' | 'always',
     blockDurationMs: parseDuration(v('tsdb.block-duration'))!,
     cutCpuPriority: v('tsdb.cut-cpu-priority') as CpuPriority,
+    v8HelperCpuPriority: v('v8.helper-cpu-priority') as CpuPriority,
     retentionMs: parseDuration(v('tsdb.retention'))!,
     query: {
       lookbackDeltaMs: parseDuration(v('query.lookback-delta'))!, maxSamples: Number(v('query.max-samples')), timeoutMs: parseDuration(v('query.timeout'))!,

@@ -46,6 +46,7 @@ import { PeerReads } from '../query/peerReads.js';
 import { HashringMetrics } from '../peer/metrics.js';
 import { hashringsJson, type ReplicationOptions } from '../gateway/replication.js';
 import { gcMode } from '../util/nodeFlags.js';
+import { lowerV8HelperPriority } from '../util/thread.js';
 
 /** MAX_BODY_BYTES bounds a compressed remote-write body; MAX_DECOMPRESSED_BYTES its decoded size. */
 const MAX_BODY_BYTES = 32 << 20;
@@ -79,6 +80,9 @@ export interface NodeTuning {
   /** First delay before a dead shard thread is replaced (100 ms). */
   shardRestartMinMs?: number;
 }
+
+/** v8HelpersLowered: V8's platform threads are process-wide, lowered by the first node started. */
+let v8HelpersLowered = false;
 
 /** ReceiveNode is a running receiver. */
 export class ReceiveNode {
@@ -241,12 +245,28 @@ export class ReceiveNode {
     Atomics.store(this.nodeCtl, NodeCtl.READY, 1);
     if (gcMode() !== 'single-threaded') {
       this.log.info('garbage collection runs on V8\'s shared helper threads at normal priority: start node with --single-threaded-gc so that query threads collect at their own priority (src/util/nodeFlags.ts)');
+    } else {
+      this.lowerV8Helpers();
     }
     this.log.info('receiver ready', {
       remote_write: `${this.cfg.remoteWriteAddress.host}:${this.remoteWritePort}`,
       http: `${this.cfg.httpAddress.host}:${this.http.port}`, grpc: `${this.cfg.grpcAddress.host}:${this.grpcPort}`,
       shards: this.cfg.shards, gateways, http_engine: engine, snappy: snappyEngine, gc: gcMode(), tsdb_path: this.cfg.tsdbPath,
     });
+  }
+
+  /**
+   * lowerV8Helpers puts V8's platform threads at --v8.helper-cpu-priority, once per process (a
+   * test may start several nodes in one): under --single-threaded-gc they only compile, and the
+   * compiling of a cut's code would otherwise compete with ingestion (src/util/thread.ts).
+   */
+  private lowerV8Helpers(): void {
+    const want = this.cfg.v8HelperCpuPriority;
+    if (want === 'normal' || v8HelpersLowered) return;
+    v8HelpersLowered = true;
+    const r = lowerV8HelperPriority(want);
+    if (r === undefined) this.log.warn('V8\'s background threads not found: their CPU priority is left as it is', { wanted: want });
+    else this.log.info('V8 background threads lowered', { threads: r.threads, priority: r.got });
   }
 
   /**

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeBody, series, post, freePort, waitReady } from '../helpers/node.js';
@@ -61,19 +61,43 @@ test('serves, refuses a second receiver on its port, and exits 0 on SIGTERM', as
   }
 });
 
-/** readyLog starts a receiver with `cmd args`, returns its log up to "receiver ready", and stops it. */
-async function readyLog(cmd: string, args: string[]): Promise<string> {
+/** ThreadInfo: a thread of the receiver, its name and scheduling policy (proc(5): 0 normal, 5 SCHED_IDLE). */
+interface ThreadInfo { tid: number; comm: string; policy: number }
+
+/** threadsOf lists a process' threads in id order (Linux only). */
+function threadsOf(pid: number): ThreadInfo[] {
+  const out: ThreadInfo[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      out.push({ tid: t, comm, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) });
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+/**
+ * readyLog starts a receiver with `cmd args receive … flags`, returns its log up to "receiver
+ * ready" and its threads once ready (on Linux), and stops it.
+ */
+async function readyLog(cmd: string, args: string[], flags: string[] = []): Promise<string> {
+  return (await readyNode(cmd, args, flags)).log;
+}
+
+async function readyNode(cmd: string, args: string[], flags: string[] = []): Promise<{ log: string; threads: ThreadInfo[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-gc-'));
   const [rw, http] = [await freePort(), await freePort()];
-  const p = spawn(cmd, [...args, 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.gateways=1', '--receive.shards=1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(cmd, [...args, 'receive', `--tsdb.path=${dir}`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`, '--grpc-address=127.0.0.1:0', '--receive.gateways=1', '--receive.shards=1', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   try {
     await waitReady(`http://127.0.0.1:${http}/-/ready`);
+    const threads = process.platform === 'linux' ? threadsOf(p.pid!) : [];
     const done = exited(p);
     p.kill('SIGTERM');
     await done;
-    return stderr;
+    return { log: stderr, threads };
   } finally {
     if (p.exitCode === null) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -87,4 +111,25 @@ test('bin/sluice.js run as a program starts node with --single-threaded-gc; plai
   const plain = await readyLog(process.execPath, [bin]);
   assert.match(plain, /msg="receiver ready".* gc=parallel/);
   assert.match(plain, /start node with --single-threaded-gc/);
+});
+
+const SCHED_IDLE = 5;
+
+test('under --single-threaded-gc V8\'s background threads, and only they among node\'s own, run at SCHED_IDLE; not with --v8.helper-cpu-priority=normal nor with the parallel GC', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  const own = await readyNode(bin, []);
+  assert.match(own.log, /msg="V8 background threads lowered" threads=5 priority=idle/);
+  const [main, ...rest] = own.threads;
+  assert.equal(main!.policy, 0, 'the main thread stays normal');
+  // Node's own threads keep the process' name: the 5 oldest are V8's (delayed-task thread, 4 workers).
+  const nodeOwn = rest.filter((t) => t.comm === main!.comm);
+  assert.ok(nodeOwn.length > 5, `libuv's threads are there too: ${nodeOwn.length}`);
+  assert.deepEqual(nodeOwn.map((t) => t.policy === SCHED_IDLE), nodeOwn.map((_, i) => i < 5), 'V8\'s five idle, libuv\'s normal');
+  for (const t of rest.filter((x) => /^sluice-(shard|gw)/.test(x.comm))) assert.equal(t.policy, 0, `${t.comm} stays normal`);
+
+  for (const [cmd, args, flags] of [[bin, [], ['--v8.helper-cpu-priority=normal']], [process.execPath, [bin], []]] as const) {
+    const r = await readyNode(cmd, [...args], [...flags]);
+    assert.doesNotMatch(r.log, /V8 background threads lowered/);
+    const nodeIdle = r.threads.filter((t) => t.comm === r.threads[0]!.comm && t.policy === SCHED_IDLE);
+    assert.equal(nodeIdle.length, 0, `${flags.join(' ') || 'parallel GC'}: no node thread lowered`);
+  }
 });
