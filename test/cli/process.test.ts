@@ -61,8 +61,8 @@ test('serves, refuses a second receiver on its port, and exits 0 on SIGTERM', as
   }
 });
 
-/** ThreadInfo: a thread of the receiver, its name and scheduling policy (proc(5): 0 normal, 5 SCHED_IDLE). */
-interface ThreadInfo { tid: number; comm: string; policy: number }
+/** ThreadInfo: a thread of the receiver, its name, scheduling policy (proc(5): 0 normal, 5 SCHED_IDLE) and nice value. */
+interface ThreadInfo { tid: number; comm: string; policy: number; nice: number }
 
 /** threadsOf lists a process' threads in id order (Linux only). */
 function threadsOf(pid: number): ThreadInfo[] {
@@ -71,7 +71,8 @@ function threadsOf(pid: number): ThreadInfo[] {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
-      out.push({ tid: t, comm, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) });
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ tid: t, comm, policy: Number(f[38]), nice: Number(f[16]) });
     } catch { /* exited */ }
   }
   return out;
@@ -115,21 +116,23 @@ test('bin/sluice.js run as a program starts node with --single-threaded-gc; plai
 
 const SCHED_IDLE = 5;
 
-test('under --single-threaded-gc V8\'s background threads, and only they among node\'s own, run at SCHED_IDLE; not with --v8.helper-cpu-priority=normal nor with the parallel GC', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
-  const own = await readyNode(bin, []);
-  assert.match(own.log, /msg="V8 background threads lowered" threads=5 priority=idle/);
-  const [main, ...rest] = own.threads;
-  assert.equal(main!.policy, 0, 'the main thread stays normal');
-  // Node's own threads keep the process' name: the 5 oldest are V8's (delayed-task thread, 4 workers).
-  const nodeOwn = rest.filter((t) => t.comm === main!.comm);
-  assert.ok(nodeOwn.length > 5, `libuv's threads are there too: ${nodeOwn.length}`);
-  assert.deepEqual(nodeOwn.map((t) => t.policy === SCHED_IDLE), nodeOwn.map((_, i) => i < 5), 'V8\'s five idle, libuv\'s normal');
-  for (const t of rest.filter((x) => /^sluice-(shard|gw)/.test(x.comm))) assert.equal(t.policy, 0, `${t.comm} stays normal`);
-
-  for (const [cmd, args, flags] of [[bin, [], ['--v8.helper-cpu-priority=normal']], [process.execPath, [bin], []]] as const) {
+test('with --v8.helper-cpu-priority under --single-threaded-gc, V8\'s background threads, and only they among node\'s own, are lowered; not by default, nor with the parallel GC', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  for (const [flags, want] of [[['--v8.helper-cpu-priority=low'], 'low'], [['--v8.helper-cpu-priority=idle'], 'idle']] as const) {
+    const own = await readyNode(bin, [], [...flags]);
+    assert.match(own.log, new RegExp(`msg="V8 background threads lowered" threads=5 priority=${want}`));
+    const [main, ...rest] = own.threads;
+    assert.deepEqual([main!.policy, main!.nice], [0, 0], 'the main thread stays normal');
+    // Node's own threads keep the process' name: the 5 oldest are V8's (delayed-task thread, 4 workers).
+    const nodeOwn = rest.filter((t) => t.comm === main!.comm);
+    assert.ok(nodeOwn.length > 5, `libuv's threads are there too: ${nodeOwn.length}`);
+    const lowered = want === 'idle' ? [SCHED_IDLE, 0] : [0, 10];
+    assert.deepEqual(nodeOwn.map((t) => [t.policy, t.nice]), nodeOwn.map((_, i) => (i < 5 ? lowered : [0, 0])), `${want}: V8's five lowered, libuv's normal`);
+    for (const t of rest.filter((x) => /^sluice-(shard|gw)/.test(x.comm))) assert.deepEqual([t.policy, t.nice], [0, 0], `${t.comm} stays normal`);
+  }
+  for (const [cmd, args, flags] of [[bin, [], []], [process.execPath, [bin], ['--v8.helper-cpu-priority=idle']]] as const) {
     const r = await readyNode(cmd, [...args], [...flags]);
     assert.doesNotMatch(r.log, /V8 background threads lowered/);
-    const nodeIdle = r.threads.filter((t) => t.comm === r.threads[0]!.comm && t.policy === SCHED_IDLE);
-    assert.equal(nodeIdle.length, 0, `${flags.join(' ') || 'parallel GC'}: no node thread lowered`);
+    const nodeLowered = r.threads.filter((t) => t.comm === r.threads[0]!.comm && (t.policy !== 0 || t.nice !== 0));
+    assert.equal(nodeLowered.length, 0, `${cmd === bin ? 'default' : 'parallel GC'}: no node thread lowered`);
   }
 });
