@@ -8,7 +8,7 @@
  * Reads /proc/<pid>/task/<tid>/{stat,schedstat,comm} every `intervalMs`; Linux only; touches
  * nothing else.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 /** THREAD_GROUPS are the roles threads are grouped by, in report order. */
 export const THREAD_GROUPS = ['main', 'shards', 'gateways', 'query', 'background', 'other'] as const;
@@ -39,11 +39,12 @@ export class ThreadCpu {
   private readonly snaps: Snapshot[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly names = new Map<number, ThreadGroup>();
-  /** schedstat turns false when the kernel has no per-thread schedstat. */
-  private schedstat = true;
+  /** schedstat: whether the kernel keeps per-thread schedstat (CONFIG_SCHED_INFO). */
+  private readonly schedstat: boolean;
 
   constructor(pid: number, intervalMs = 100) {
     this.pid = pid;
+    this.schedstat = existsSync(`/proc/${pid}/task/${pid}/schedstat`);
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -103,15 +104,8 @@ export class ThreadCpu {
           if (g !== 'other') this.names.set(tid, g);
         }
         ticks[g] += Number(f[11]) + Number(f[12]);
-        if (this.schedstat) {
-          try {
-            // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
-            waitNs[g] += Number(readFileSync(`/proc/${this.pid}/task/${e}/schedstat`, 'utf8').split(' ')[1]);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.schedstat = false; // kernel without schedstats
-            else throw err;
-          }
-        }
+        // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices.
+        if (this.schedstat) waitNs[g] += Number(readFileSync(`/proc/${this.pid}/task/${e}/schedstat`, 'utf8').split(' ')[1]);
       } catch { /* exited */ }
     }
     this.snaps.push({ t: performance.timeOrigin + performance.now(), ticks, waitNs });

@@ -21,15 +21,15 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { SYNC_BYTES } from '../../src/blocks/index/filewriter.js';
 import { removeFilePaced } from '../../src/util/removePaced.js';
 
-type Step = 'idle' | 'steps' | 'steps+unlink' | 'one-sync';
-const STEPS: Step[] = ['idle', 'steps', 'steps+unlink', 'one-sync'];
+type Mode = 'idle' | 'steps' | 'steps+unlink' | 'one-sync';
+const MODES: Mode[] = ['idle', 'steps', 'steps+unlink', 'one-sync'];
 
 /** WritebackBenchResult is what main() measured, one row per step. */
 export interface WritebackBenchResult {
-  rows: { step: Step; fsyncs: number; p50: number; p99: number; p999: number; max: number; bgMBps: number }[];
+  rows: { step: Mode; fsyncs: number; p50: number; p99: number; p999: number; max: number; bgMBps: number }[];
 }
 
-interface Job { dir: string; step: Step; ms: number }
+interface Job { dir: string; step: Mode; ms: number }
 
 /** background is the worker's loop: write new files in the job's steps until time is up. */
 async function background(job: Job): Promise<number> {
@@ -44,7 +44,6 @@ async function background(job: Job): Promise<number> {
       writeSync(fd, buf);
       bytes += chunk;
       if (job.step !== 'one-sync') fdatasyncSync(fd);
-      else if (i % 16 === 15) await new Promise((r) => setImmediate(r));
     }
     fsyncSync(fd);
     closeSync(fd);
@@ -57,7 +56,7 @@ async function background(job: Job): Promise<number> {
 const quantile = (s: number[], q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 
 /** round times the WAL-like fsyncs for `ms` while the worker runs `step`. */
-async function round(dir: string, step: Step, ms: number, lat: number[]): Promise<number> {
+async function round(dir: string, step: Mode, ms: number, lat: number[]): Promise<number> {
   const wal = join(dir, 'wal');
   const fd = openSync(wal, 'w');
   const rec = Buffer.alloc(16 << 10, 1);
@@ -89,16 +88,16 @@ export async function main(): Promise<WritebackBenchResult> {
   const rounds = Number(process.env.WRITEBACK_BENCH_ROUNDS ?? 3);
   const ms = Number(process.env.WRITEBACK_BENCH_MS ?? 5000);
   const dir = mkdtempSync(join(process.env.WRITEBACK_BENCH_DIR ?? tmpdir(), 'sluice-writeback-'));
-  const lat = new Map<Step, number[]>(STEPS.map((s) => [s, []]));
-  const mbps = new Map<Step, number[]>(STEPS.map((s) => [s, []]));
+  const lat = new Map<Mode, number[]>(MODES.map((s) => [s, []]));
+  const mbps = new Map<Mode, number[]>(MODES.map((s) => [s, []]));
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const step of STEPS) mbps.get(step)!.push(await round(dir, step, ms, lat.get(step)!));
+      for (const step of MODES) mbps.get(step)!.push(await round(dir, step, ms, lat.get(step)!));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const rows = STEPS.map((step) => {
+  const rows = MODES.map((step) => {
     const s = lat.get(step)!.sort((a, b) => a - b);
     const m = mbps.get(step)!;
     return {

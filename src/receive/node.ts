@@ -81,9 +81,6 @@ export interface NodeTuning {
   shardRestartMinMs?: number;
 }
 
-/** v8HelpersLowered: V8's platform threads are process-wide, lowered by the first node started. */
-let v8HelpersLowered = false;
-
 /** ReceiveNode is a running receiver. */
 export class ReceiveNode {
   readonly cfg: ReceiveConfig;
@@ -256,14 +253,13 @@ export class ReceiveNode {
   }
 
   /**
-   * lowerV8Helpers puts V8's platform threads at --v8.helper-cpu-priority, once per process (a
-   * test may start several nodes in one): under --single-threaded-gc they only compile, and the
-   * compiling of a cut's code would otherwise compete with ingestion (src/util/thread.ts).
+   * lowerV8Helpers puts V8's platform threads at --v8.helper-cpu-priority (the first node of a
+   * process decides): under --single-threaded-gc they only compile, and the compiling of a cut's
+   * code would otherwise compete with ingestion (src/util/thread.ts).
    */
   private lowerV8Helpers(): void {
     const want = this.cfg.v8HelperCpuPriority;
-    if (want === 'normal' || v8HelpersLowered) return;
-    v8HelpersLowered = true;
+    if (want === 'normal') return;
     const r = lowerV8HelperPriority(want);
     if (r === undefined) this.log.warn('V8\'s background threads not found: their CPU priority is left as it is', { wanted: want });
     else this.log.info('V8 background threads lowered', { threads: r.threads, priority: r.got });

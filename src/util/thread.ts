@@ -3,7 +3,7 @@
  * (`top -H`, `ps -L`, `/proc/<pid>/task/<tid>/comm`); Node leaves them all "node": naming the
  * shard, gateway and query threads lets an operator see which of them uses the CPU. Priorities
  * are per thread on Linux too, which lets query threads yield to ingestion. Touches only the
- * calling thread's name and scheduling.
+ * calling thread's name and scheduling, and on request the scheduling of V8's platform threads.
  */
 import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -106,16 +106,23 @@ export function v8PlatformThreads(): number[] | undefined {
  * background, for every thread of the process; at normal priority, the compiling of the cut and
  * checkpoint threads' code (SCHED_IDLE threads themselves) competed with the shards and gateways
  * for the CPU during every cut (docs/benchmarks.md). Without it they also run the collector's
- * parallel work, which the heaps' own threads wait for: leave them alone then.
+ * parallel work, which the heaps' own threads wait for: leave them alone then. Only the first
+ * call lowers anything.
  */
 export function lowerV8HelperPriority(want: CpuPriority): { threads: number; got: CpuPriority } | undefined {
+  // The threads are the process', whatever calls: the first call decides (a test may start
+  // several receivers in one process), later ones get its result.
+  if (v8Lowered !== null) return v8Lowered;
   const tids = v8PlatformThreads();
-  if (tids === undefined) return undefined;
+  if (tids === undefined) return (v8Lowered = undefined);
   const rank: Record<CpuPriority, number> = { normal: 0, low: 1, idle: 2 };
   let got: CpuPriority = want;
   for (const t of tids) {
     const g = lowerPriorityOf(t, want);
     if (rank[g] < rank[got]) got = g;
   }
-  return { threads: tids.length, got };
+  return (v8Lowered = { threads: tids.length, got });
 }
+
+/** v8Lowered is the first lowerV8HelperPriority's result (null: not called yet). */
+let v8Lowered: { threads: number; got: CpuPriority } | undefined | null = null;
