@@ -109,13 +109,26 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** waitReady polls `url` until it answers 200; fails early if `child` exits. */
+/**
+ * waitReady polls `url` until it answers 200; fails early if `child` exits, with the end of what
+ * the child wrote to stderr (when it is piped) since this call, so that the failure says why.
+ */
 export async function waitReady(url: string, child?: ChildProcess, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child && child.exitCode !== null) throw new Error(`receiver exited with ${child.exitCode}`);
-    try { if ((await fetch(url)).status === 200) return; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
+  let stderr = '';
+  const keep = (c: Buffer): void => { stderr = (stderr + c.toString()).slice(-4000); };
+  child?.stderr?.on('data', keep);
+  try {
+    while (Date.now() < until) {
+      if (child && child.exitCode !== null) {
+        await new Promise((r) => setTimeout(r, 50)); // the last of stderr may still be in the pipe
+        throw new Error(`receiver exited with ${child.exitCode}${stderr === '' ? '' : `; stderr:\n${stderr}`}`);
+      }
+      try { if ((await fetch(url)).status === 200) return; } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${url} not ready within ${ms} ms${stderr === '' ? '' : `; stderr:\n${stderr}`}`);
+  } finally {
+    child?.stderr?.off('data', keep);
   }
-  throw new Error(`${url} not ready within ${ms} ms`);
 }
