@@ -36,7 +36,7 @@ export interface PeerReadsOptions {
   /** This node's own endpoint in the hashring (not asked). */
   localEndpoint: string;
   tenantLabelName: string;
-  /** Deadline of one peer's answer. */
+  /** Deadline of one peer's answer (--query.timeout); a query's own deadline shortens it. */
   timeoutMs: number;
 }
 
@@ -54,9 +54,23 @@ export class PeerReads {
     this.opts = opts;
   }
 
-  /** setRings takes a reloaded hashring file. */
+  /** setRings takes a reloaded hashring file, and connects to its endpoints (connect). */
   setRings(rings: Hashrings): void {
     this.rings = rings;
+    this.connect();
+  }
+
+  /**
+   * connect finds every endpoint's StoreAPI and opens its connection now, in the background: a
+   * node's first query after it starts or joins a ring then finds its peers ready instead of
+   * paying both inside the query's deadline. A peer that is not up yet is found at the first
+   * query that asks it.
+   */
+  connect(): void {
+    for (const peer of this.rings.addresses()) {
+      if (peer === this.opts.localEndpoint) continue;
+      this.client(peer).then((c) => c.connect(this.opts.timeoutMs)).catch(() => { /* found again when a query asks */ });
+    }
   }
 
   /** peersOf lists the endpoints (other than this node) of the tenant's hashring. */
@@ -72,9 +86,10 @@ export class PeerReads {
 
   /**
    * select asks every peer of `tenant` for the series matching `matchers` in [mint, maxt] and
-   * hands each to `add`; returns one warning per peer that could not answer.
+   * hands each to `add`; returns one warning per peer that could not answer by `deadline` (epoch
+   * ms, the query's; else --query.timeout from now).
    */
-  async select(tenant: string, matchers: Matcher[], mint: number, maxt: number, add: (s: PeerSeries) => void): Promise<string[]> {
+  async select(tenant: string, matchers: Matcher[], mint: number, maxt: number, add: (s: PeerSeries) => void, deadline?: number): Promise<string[]> {
     const said: string[] = [];
     const { answers, warnings } = await this.each(tenant, async (c, peer, signal) => {
       // Collected first and added only when the whole answer arrived: a peer that fails halfway
@@ -86,7 +101,7 @@ export class PeerReads {
         else got.push({ labels: x.labels, chunks: x.chunks });
       }
       return got;
-    });
+    }, deadline);
     for (const got of answers) for (const s of got) add(s);
     return [...said, ...warnings];
   }
@@ -146,27 +161,30 @@ export class PeerReads {
   }
 
   /**
-   * each runs `call` on every peer of `tenant` in parallel, each under the read deadline (the
-   * signal aborts a stream; unary calls carry the client's own deadline). Returns the answers of
-   * the peers that answered and one warning per peer that failed (a call's own warnings are the
-   * caller's to keep: this list exists only once every peer is done).
+   * each runs `call` on every peer of `tenant` in parallel, each under the read deadline:
+   * --query.timeout from now, or `deadline` (epoch ms) where that comes first. The deadline
+   * covers finding the peer's StoreAPI too; its signal aborts a stream (unary calls carry the
+   * client's own deadline). Returns the answers of the peers that answered and one warning per
+   * peer that failed (a call's own warnings are the caller's to keep: this list exists only once
+   * every peer is done).
    */
-  private async each<T>(tenant: string, call: (c: StoreClient, peer: string, signal: AbortSignal) => Promise<T>): Promise<{ answers: T[]; warnings: string[] }> {
+  private async each<T>(
+    tenant: string, call: (c: StoreClient, peer: string, signal: AbortSignal) => Promise<T>, deadline?: number,
+  ): Promise<{ answers: T[]; warnings: string[] }> {
     const answers: T[] = [];
     const warnings: string[] = [];
+    const ms = Math.min(this.opts.timeoutMs, deadline === undefined ? Infinity : deadline - Date.now());
     await Promise.all(this.peersOf(tenant).map(async (peer) => {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(new Error(`no answer within ${Math.max(0, Math.round(ms))} ms`)), Math.max(0, ms));
       try {
-        const c = await this.client(peer);
-        const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(), this.opts.timeoutMs);
-        try {
-          answers.push(await call(c, peer, ac.signal));
-        } finally {
-          clearTimeout(timer);
-        }
+        const c = await untilAborted(this.client(peer), ac.signal);
+        answers.push(await call(c, peer, ac.signal));
       } catch (e) {
         this.clients.delete(peer);
         warnings.push(`peer ${peer} could not be read, the answer may be partial: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        clearTimeout(timer);
       }
     }));
     return { answers, warnings };
@@ -197,4 +215,14 @@ export class PeerReads {
     this.clients.clear();
     for (const c of all) await c.then((x) => x.close(), () => {});
   }
+}
+
+/** untilAborted settles as `p` does, or rejects with the signal's reason once `signal` aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -75,7 +75,7 @@ export class TenantSource {
    * addStores adds the series of the blocks (local and in the bucket) and of the peers to `set`;
    * returns the peers' warnings.
    */
-  private async addStores(set: SeriesSetBuilder, rest: Matcher[], mint: number, maxt: number): Promise<string[]> {
+  private async addStores(set: SeriesSetBuilder, rest: Matcher[], mint: number, maxt: number, deadline?: number): Promise<string[]> {
     const bs = this.opts.blocks;
     if (bs) {
       for (const b of await bs.blocks(this.opts.tenantLabelName, this.tenant, mint, maxt)) {
@@ -91,11 +91,11 @@ export class TenantSource {
     return this.opts.peers.select(this.tenant, rest, mint, maxt, (s) => {
       const e = set.addComplete(s.labels);
       for (const c of s.chunks) set.chunk(e, c.data, 0, c.data.length, c.minT, c.maxT);
-    });
+    }, deadline);
   }
 
   /** select gathers the chunks overlapping [mint, maxt] of every series matching all matchers. */
-  async select(matchers: Matcher[], mint: number, maxt: number): Promise<RawSeriesSet> {
+  async select(matchers: Matcher[], mint: number, maxt: number, deadline?: number): Promise<RawSeriesSet> {
     const set = this.builder();
     const rest = this.matchersLeft(matchers);
     if (rest === null) return set.build();
@@ -104,7 +104,7 @@ export class TenantSource {
     // may make two the same: the builder then merges them).
     const { shards } = this.opts.pool;
     for (const h of await this.headRefs(rest, mint, maxt)) addHeadSeries(set, shards[h.shard]!.view, h.refs, mint, maxt);
-    const warnings = await this.addStores(set, rest, mint, maxt);
+    const warnings = await this.addStores(set, rest, mint, maxt, deadline);
     const out = set.build();
     if (warnings.length > 0) out.warnings = warnings;
     return out;
@@ -114,13 +114,13 @@ export class TenantSource {
    * gather is select for a query thread (src/query/headSelect.ts): the heads' matching series as
    * refs, to be read from shared memory by that thread, and the blocks' and peers' packed.
    */
-  async gather(matchers: Matcher[], mint: number, maxt: number): Promise<Gathered> {
+  async gather(matchers: Matcher[], mint: number, maxt: number, deadline?: number): Promise<Gathered> {
     const g: Gathered = { heads: [], rest: this.builder().build(), external: this.ext, drop: this.opts.replicaLabels ?? [] };
     const rest = this.matchersLeft(matchers);
     if (rest === null) return g;
     g.heads = (await this.headRefs(rest, mint, maxt)).filter((h) => h.refs.length > 0);
     const set = this.builder();
-    const warnings = await this.addStores(set, rest, mint, maxt);
+    const warnings = await this.addStores(set, rest, mint, maxt, deadline);
     g.rest = set.build();
     if (warnings.length > 0) g.rest.warnings = warnings;
     return g;
@@ -148,7 +148,7 @@ export class TenantQuerier implements Querier {
   }
 
   async select(matchers: Matcher[], mint: number, maxt: number, hints?: SelectHints): Promise<SeriesData[]> {
-    const set = await this.source.select(matchers, mint, maxt);
+    const set = await this.source.select(matchers, mint, maxt, hints?.deadline);
     if (set.warnings) this.warnings.push(...set.warnings);
     return decodeSelection(set, mint, maxt, hints);
   }

@@ -66,7 +66,11 @@ export interface QueryTask {
  * SelectRequest asks the main thread for one selector's series; `splittable` says the query is a
  * series-local range query (src/query/promql/seriesLocal.ts), whose selection may be split.
  */
-export interface SelectRequest { type: 'select'; id: number; matchers: Matcher[]; mint: number; maxt: number; splittable: boolean }
+export interface SelectRequest {
+  type: 'select'; id: number; matchers: Matcher[]; mint: number; maxt: number; splittable: boolean;
+  /** deadline (epoch ms) of the query: the main thread stops waiting for peers then. */
+  deadline?: number;
+}
 
 /** SubscribeRequest asks for feeds of the shards' segment news (src/query/headSelect.ts). */
 export interface SubscribeRequest { type: 'subscribe'; id: number; shards: number[] }
@@ -164,7 +168,9 @@ class RemoteQuerier implements Querier {
       g = this.given;
       this.given = undefined;
     } else {
-      const r = await this.ask({ type: 'select', id: this.nextId++, matchers, mint, maxt, splittable: this.splittable }) as SelectReply;
+      const req: SelectRequest = { type: 'select', id: this.nextId++, matchers, mint, maxt, splittable: this.splittable };
+      if (hints?.deadline !== undefined) req.deadline = hints.deadline;
+      const r = await this.ask(req) as SelectReply;
       if ('error' in r) throw new FailureError(r.error);
       if (r.part) this.part = r.part;
       g = r.gathered;

@@ -91,7 +91,7 @@ function serveTask(port: MessagePort, source: TenantSource, cancel: Int32Array, 
       }
       return;
     }
-    source.gather(m.matchers, m.mint, m.maxt).then(
+    source.gather(m.matchers, m.mint, m.maxt, m.deadline).then(
       (g) => onSelect(m, g),
       (e: unknown) => port.postMessage({ id: m.id, error: queryFailure(e) } satisfies SelectReply),
     );

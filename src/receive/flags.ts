@@ -51,7 +51,7 @@ export const FLAGS: FlagSpec[] = [
   },
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },
-  { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run.' },
+  { name: 'query.timeout', default: '2m', check: duration, help: 'Longest time a PromQL query may run, waiting for the peers\' answers included.' },
   { name: 'query.replica-label', repeatable: true, help: 'Label whose values tell replicas of a series apart (repeatable): dropped before a multi-node query merges the replicas.', check: (v) => (/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v) ? '' : `expected a label name, got ${JSON.stringify(v)}`) },
   {
     name: 'query.cpu-priority', default: 'idle',

@@ -303,10 +303,17 @@ export class ReceiveNode {
     };
   }
 
-  /** startHashringWatcher re-reads --receive.hashrings-file and pushes new versions to every gateway. */
+  /**
+   * startHashringWatcher re-reads --receive.hashrings-file and pushes new versions to every gateway
+   * and to the peer reads (which connect to the peers of the rings in use, also without a file).
+   */
   private startHashringWatcher(): void {
     const h = this.cfg.hashrings;
-    if (h === undefined || h.file === '') return;
+    if (h === undefined) return;
+    if (h.file === '') {
+      this.peers?.connect();
+      return;
+    }
     const w = new HashringWatcher({
       path: h.file, intervalMs: h.refreshIntervalMs, algorithm: h.algorithm, replicationFactor: this.cfg.replicationFactor,
       metrics: new HashringMetrics(this.metrics.registry),

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { startNode, freePort, write, series, getJson, type TestNode } from '../helpers/node.js';
 import { readHeads } from '../helpers/heads.js';
 
@@ -106,5 +108,59 @@ test('RF=3: replicas differing by a replica label are merged with --query.replic
     assert.equal((await instant(apart.nodes[0]!, 'mn')).result.length, 3 * N);
   } finally {
     await apart.stop();
+  }
+});
+
+test('a peer that answers too slowly: the query stops at --query.timeout (503 timeout), not later; once the peer is gone, answers are partial', async () => {
+  // The peer: its StoreAPI discovery answers after DISCOVERY_MS, and its StoreAPI port accepts
+  // connections but never says a word (a hung process, a stalled network path).
+  const TIMEOUT_MS = 4000;
+  const DISCOVERY_MS = 3000;
+  const held = new Set<Socket>();
+  const silent = createNetServer((s) => {
+    held.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const grpcPort = (silent.address() as AddressInfo).port;
+  const slow = createHttpServer((_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ port: grpcPort })), DISCOVERY_MS);
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+  const peer = `127.0.0.1:${(slow.address() as AddressInfo).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-slowpeer-'));
+  const file = join(dir, 'hashrings.json');
+  const self = `127.0.0.1:${await freePort()}`;
+  writeFileSync(file, JSON.stringify([{ hashring: 'all', endpoints: [self, peer] }]));
+  const n = await startNode([
+    `--remote-write.address=${self}`, '--receive.shards=1', '--receive.gateways=1', '--tsdb.wal.fsync=off',
+    `--receive.hashrings-file=${file}`, '--receive.replication-factor=1', `--receive.local-endpoint=${self}`,
+    `--query.timeout=${TIMEOUT_MS}ms`,
+  ]);
+  try {
+    // Sent at once: the peer's discovery (begun when the node started) takes most of the timeout,
+    // and its Series stream never answers. Both count against the one deadline.
+    const began = performance.now();
+    const r = await getJson(`${n.httpUrl}/api/v1/query?query=count(mn)&time=${(T0 + 20_000) / 1000}`, { 'thanos-tenant': TENANT });
+    const took = performance.now() - began;
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.body.errorType, 'timeout', JSON.stringify(r.body));
+    assert.ok(took < TIMEOUT_MS + 1500, `answered after ${Math.round(took)} ms, --query.timeout is ${TIMEOUT_MS} ms`);
+    // The peer goes away (connections refused): the next query is partial and says why.
+    silent.close();
+    for (const s of held) s.destroy();
+    slow.close();
+    slow.closeAllConnections();
+    const { result, warnings } = await instant(n, 'count(mn) or vector(0)');
+    assert.equal(result.length, 1);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]!, new RegExp(`peer ${peer.replace(/\./g, '\\.')} could not be read, the answer may be partial`));
+  } finally {
+    silent.close();
+    for (const s of held) s.destroy();
+    slow.close();
+    slow.closeAllConnections();
+    await n.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

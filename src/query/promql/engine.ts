@@ -158,7 +158,7 @@ export class Engine {
     const projection = labelProjection(expr);
     const fetched = await Promise.all(selectors.map((s) => {
       const labels = projection.get(s.vs);
-      const hints: SelectHints = {};
+      const hints: SelectHints = { deadline };
       if (labels !== undefined) hints.labels = labels;
       if (s.lazy) hints.lazy = true;
       return q.select(s.vs.matchers, s.mint, s.maxt, hints);
@@ -176,6 +176,8 @@ export class Engine {
       delayedNameRemoval: this.delayedNameRemoval,
     };
     const ev = new Evaluator(ctx, start, end, instant ? 1 : step);
+    // Selects that waited on stores (peers) until the deadline leave an answer that is late.
+    ev.checkNow();
     const res = ev.eval(expr);
     const warnings = annos.warnings;
     const infos = annos.infos;

@@ -32,6 +32,11 @@ export interface SelectHints {
    * (src/query/seriesDecode.ts lazySeriesSet), or ignore the hint.
    */
   lazy?: boolean;
+  /**
+   * deadline (epoch ms) of the query (--query.timeout): a querier that waits on other stores
+   * gives up on them by then rather than let the query run past it.
+   */
+  deadline?: number;
 }
 
 /** Querier selects series by label matchers; every matcher must hold. */

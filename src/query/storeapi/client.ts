@@ -227,6 +227,16 @@ export class StoreClient {
     return out;
   }
 
+  /**
+   * connect opens the channel's connection now rather than at the first call; resolves once it
+   * is ready, rejects when it is not within `ms`.
+   */
+  connect(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.waitForReady(Date.now() + ms, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   /** close closes the channel; calls in flight are cancelled. */
   close(): void {
     this.client.close();
