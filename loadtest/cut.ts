@@ -45,7 +45,7 @@ import { classify, latStats, overlapping, renderCutReport, type CutBenchResult, 
 import { envInfo } from './lib/env.js';
 import { SCRAPE_MS, bulkLoad, makeDataSet, makeTemplates } from './lib/queryLoad.js';
 import { RssSampler } from './lib/rssSampler.js';
-import { ThreadCpu } from './lib/threadCpu.js';
+import { ThreadCpu, sumGroups } from './lib/threadCpu.js';
 import { LogTail, type CutEvent } from './lib/sluiceLog.js';
 import { NODE_FLAGS } from '../src/util/nodeFlags.js';
 
@@ -54,12 +54,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const USAGE = `usage: npm run bench:cut -- [--series 100000] [--samples 480] [--seed 1] [--block-duration 2h]
          [--load-batch 5000] [--load-concurrency 4] [--write-rate 100000] [--write-batch 1000] [--write-concurrency 4]
          [--steady-seconds 30] [--cuts 3] [--cut-every 20] [--tail-seconds 8] [--rss-interval-ms 10]
-         [--sluice-bin PATH] [--sluice-args '--flag=x ...'] [--out FILE.md] [--trace PREFIX] [--heap-probe-ms 0] [--main-priority normal|low|idle] [--json]`;
+         [--sluice-bin PATH] [--sluice-args '--flag=x ...'] [--out FILE.md] [--trace PREFIX] [--heap-probe-ms 0] [--main-priority normal|low|idle] [--own-session] [--json]
+
+--own-session runs the node in a session of its own (setsid): the kernel's autogroups then share
+the CPUs between it and this load generator (lib/children.ts Session).`;
 
 interface Flags {
   series: number; samples: number; seed: number; blockDurationMs: number; loadBatch: number; loadConcurrency: number;
   writeRate: number; writeBatch: number; writeConcurrency: number; steadySeconds: number; cuts: number; cutEvery: number;
-  tailSeconds: number; rssIntervalMs: number; sluiceBin: string | undefined; sluiceArgs: string[]; out: string | undefined; trace: string | undefined; heapProbeMs: number; mainPriority: string; json: boolean;
+  tailSeconds: number; rssIntervalMs: number; sluiceBin: string | undefined; sluiceArgs: string[]; out: string | undefined; trace: string | undefined; heapProbeMs: number; mainPriority: string; ownSession: boolean; json: boolean;
 }
 
 /** parseDuration reads `2h`, `30m`, `1h30m`, `90s` or `500ms` as milliseconds (NaN when malformed). */
@@ -82,7 +85,7 @@ function parseFlags(argv: string[]): Flags | undefined {
       series: str('100000'), samples: str('480'), seed: str('1'), 'block-duration': str('2h'), 'load-batch': str('5000'),
       'load-concurrency': str('4'), 'write-rate': str('100000'), 'write-batch': str('1000'), 'write-concurrency': str('4'),
       'steady-seconds': str('30'), cuts: str('3'), 'cut-every': str('20'), 'tail-seconds': str('8'), 'rss-interval-ms': str('10'),
-      'sluice-bin': { type: 'string' }, 'sluice-args': str(''), out: { type: 'string' }, trace: { type: 'string' }, 'heap-probe-ms': str('0'), 'main-priority': str('normal'), json: { type: 'boolean', default: false },
+      'sluice-bin': { type: 'string' }, 'sluice-args': str(''), out: { type: 'string' }, trace: { type: 'string' }, 'heap-probe-ms': str('0'), 'main-priority': str('normal'), 'own-session': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -98,7 +101,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     writeConcurrency: int('write-concurrency', v['write-concurrency'], 1, 64), steadySeconds: int('steady-seconds', v['steady-seconds'], 1, 3600),
     cuts: int('cuts', v.cuts, 0, 100), cutEvery: int('cut-every', v['cut-every'], 2, 3600), tailSeconds: int('tail-seconds', v['tail-seconds'], 1, 600),
     rssIntervalMs: int('rss-interval-ms', v['rss-interval-ms'], 1, 1000), sluiceBin: v['sluice-bin'],
-    sluiceArgs: v['sluice-args'].split(/\s+/).filter(Boolean), out: v.out, trace: v.trace, heapProbeMs: int('heap-probe-ms', v['heap-probe-ms'], 0, 60_000), mainPriority: v['main-priority'], json: v.json,
+    sluiceArgs: v['sluice-args'].split(/\s+/).filter(Boolean), out: v.out, trace: v.trace, heapProbeMs: int('heap-probe-ms', v['heap-probe-ms'], 0, 60_000), mainPriority: v['main-priority'], ownSession: v['own-session'], json: v.json,
   };
   if (f.samples * SCRAPE_MS > blockDurationMs) {
     throw new Error(`--samples ${f.samples} at 15 s do not fit in one block of ${v['block-duration']} (at most ${Math.floor(blockDurationMs / SCRAPE_MS)})`);
@@ -130,7 +133,7 @@ async function startNode(f: Flags): Promise<Node> {
   const args = [...NODE_FLAGS, bin, 'receive', `--tsdb.path=${dir}/data`, `--remote-write.address=127.0.0.1:${rw}`, `--http-address=127.0.0.1:${http}`,
     `--grpc-address=127.0.0.1:${grpc}`, '--log.format=json', `--tsdb.block-duration=${f.blockDurationMs / 1000}s`, ...f.sluiceArgs];
   console.error(`== sluice: ${[process.execPath, ...args].join(' ')}`);
-  const run = startChild(process.execPath, args, path.join(dir, 'server.log'), findRepoRoot(HERE));
+  const run = startChild(process.execPath, args, path.join(dir, 'server.log'), findRepoRoot(HERE), f.ownSession ? 'own' : 'shared');
   const api = `http://127.0.0.1:${http}`;
   await waitReady(run, `${api}/-/ready`, 60_000, 'sluice');
   return { run, dir, pid: run.child.pid as number, writeUrl: `http://127.0.0.1:${rw}/api/v1/receive`, api, bin };
@@ -189,7 +192,6 @@ const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 const wallNow = (): number => performance.timeOrigin + performance.now();
 /** sum adds up a per-group record (undefined stays undefined). */
-const sum = (r: Record<string, number> | undefined): number | undefined => (r ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
 
 /** waitFor polls `cond` every 100 ms (reading the log first) until it holds; throws after `ms` or if the node exits. */
 async function waitFor(n: Node, log: LogTail, what: string, ms: number, cond: () => boolean): Promise<void> {
@@ -328,7 +330,7 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
         kind: i === 0 ? `full cut (${f.samples} samples/series)` : `small cut ${i}`, cut: c, mint, expectedSamples,
         blocksWrittenMs: written, uploadedMs: upTimes.every((t) => t !== undefined) && upTimes.length ? Math.max(...(upTimes as number[])) - c.end : undefined,
         rssBefore: before.rss, rssPeak: Math.max(peak?.rss ?? 0, before.rss), rssPeakAfterStartMs: peak ? peak.t - c.start : 0,
-        rssPeakWrite: Math.max(peakWrite, before.rss), rssPeakRest: Math.max(peakRest, before.rss), cpu: cpu.coresIn(c.start, c.end), wait: cpu.waitIn(c.start, c.end), genWait: sum(self.waitIn(c.start, c.end)), heap: heapIn(heapPoints, c.start, c.end), rssAfter: after?.rss ?? 0,
+        rssPeakWrite: Math.max(peakWrite, before.rss), rssPeakRest: Math.max(peakRest, before.rss), cpu: cpu.coresIn(c.start, c.end), wait: cpu.waitIn(c.start, c.end), genWait: sumGroups(self.waitIn(c.start, c.end)), heap: heapIn(heapPoints, c.start, c.end), rssAfter: after?.rss ?? 0,
         writes: latStats(w.log, overlapping(w.log, c, steadyFrom)),
       };
     });
@@ -357,14 +359,14 @@ async function run(f: Flags, command: string[], signal: AbortSignal): Promise<Cu
     const memory: Memory = { emptyRss, loadedRss, headBytesEmpty, headBytesLoaded, headSeries, maxRss, endRss };
     const rel = path.relative(findRepoRoot(HERE), node.bin);
     return {
-      env: envInfo(command), mainPriority: f.mainPriority, sluice: `node ${rel.startsWith('..') ? node.bin : rel}`, series: f.series, samples: f.samples, blockDurationMs: D,
+      env: envInfo(command), mainPriority: f.mainPriority, ownSession: f.ownSession, sluice: `node ${rel.startsWith('..') ? node.bin : rel}`, series: f.series, samples: f.samples, blockDurationMs: D,
       sluiceArgs: f.sluiceArgs, load,
       writer: {
         rate: f.writeRate, batch: f.writeBatch, concurrency: f.writeConcurrency, steadySeconds: f.steadySeconds, steadyStepMs, fastStepMs, cutEvery: f.cutEvery,
         requests: w.log.end.length + w.totalFailures(), late: w.late, acked: w.log.end.length,
         failures: w.totalFailures() ? [...w.failures].map(([k, n]) => `${k}×${n}`).join(' ') : 'none',
       },
-      memory, cuts: rows, steadyCpu: cpu.coresIn(steadyFrom, steadyTo), steadyWait: cpu.waitIn(steadyFrom, steadyTo), steadyGenWait: sum(self.waitIn(steadyFrom, steadyTo)),
+      memory, cuts: rows, steadyCpu: cpu.coresIn(steadyFrom, steadyTo), steadyWait: cpu.waitIn(steadyFrom, steadyTo), steadyGenWait: sumGroups(self.waitIn(steadyFrom, steadyTo)),
       groups: { steady: latStats(w.log, steadyIdx), inCut: latStats(w.log, groups.inCut), inUpload: latStats(w.log, groups.inUpload), outside: latStats(w.log, groups.outside) },
       rssIntervalMs: f.rssIntervalMs, rssSamples: sampler.count, problems,
     };

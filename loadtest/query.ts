@@ -28,7 +28,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRepoRoot } from './compare.js';
 import {
-  cleanupAllSync, freePort, intFlag, live, logTail, stopOnSignals, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running,
+  cleanupAllSync, freePort, intFlag, live, logTail, stopOnSignals, sleep, startChild, stopChild, tempDirs, treeCpuSeconds, treeRssBytes, waitReady, type Running, type Session,
 } from './lib/children.js';
 import { isMainModule } from './generator.js';
 import {
@@ -36,18 +36,19 @@ import {
   pacedWriter, panelSelector, pointCount, quantileOf, summarizePhases, type BulkLoadResult, type DataSet, type PhaseRecord, type PromResult, type WritePhase,
 } from './lib/queryLoad.js';
 import { NODE_FLAGS } from '../src/util/nodeFlags.js';
+import { ThreadCpu, sumGroups, threadTables, type ThreadRow } from './lib/threadCpu.js';
 
 // ---------------------------------------------------------------------------------------------
 // Child processes (lib/children.ts): each with its own temp dir, removed when it stops.
 
 interface Child { name: string; run: Running; dir: string }
 
-function startNamed(name: string, cmd: string, args: string[], cwd: string): Child {
+function startNamed(name: string, cmd: string, args: string[], cwd: string, session: Session): Child {
   const dir = mkdtempSync(path.join(os.tmpdir(), `sluice-qbench-${name}-`));
   tempDirs.add(dir);
   const resolved = args.map((a) => a.replaceAll('{dir}', dir));
   console.error(`== ${name}: ${[cmd, ...resolved].join(' ')}`);
-  return { name, run: startChild(cmd, resolved, path.join(dir, 'server.log'), cwd), dir };
+  return { name, run: startChild(cmd, resolved, path.join(dir, 'server.log'), cwd, session), dir };
 }
 
 async function stopNamed(c: Child): Promise<void> {
@@ -66,12 +67,12 @@ const tailOf = (c: Child): string => logTail(c.run.logFile, 20);
 /** Server is one started target: where to write, where to query, its process. */
 interface Server { name: 'sluice' | 'prometheus'; label: string; version: string; child: Child; writeUrl: string; apiOrigin: string; load?: BulkLoadResult; rssAfterLoad: number }
 
-async function startSluice(root: string, extra: string[]): Promise<Server> {
+async function startSluice(root: string, extra: string[], session: Session): Promise<Server> {
   const bin = path.join(root, 'bin', 'sluice.js');
   if (!existsSync(path.join(root, 'dist', 'src', 'cli.js'))) throw new Error('dist/src/cli.js not found: run `npm run build` first');
   const [rw, http, grpc] = [await freePort(), await freePort(), await freePort()];
   const child = startNamed('sluice', process.execPath, [...NODE_FLAGS, bin, 'receive', '--tsdb.path={dir}/data', `--remote-write.address=127.0.0.1:${rw}`,
-    `--http-address=127.0.0.1:${http}`, `--grpc-address=127.0.0.1:${grpc}`, ...extra], root);
+    `--http-address=127.0.0.1:${http}`, `--grpc-address=127.0.0.1:${grpc}`, ...extra], root, session);
   let version = '';
   try { version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? ''; } catch { /* none */ }
   const s: Server = { name: 'sluice', label: 'Sluice', version: `sluice ${version}`, child, writeUrl: `http://127.0.0.1:${rw}/api/v1/receive`, apiOrigin: `http://127.0.0.1:${http}`, rssAfterLoad: 0 };
@@ -79,10 +80,10 @@ async function startSluice(root: string, extra: string[]): Promise<Server> {
   return s;
 }
 
-async function startPrometheus(bin: string, root: string, extra: string[]): Promise<Server> {
+async function startPrometheus(bin: string, root: string, extra: string[], session: Session): Promise<Server> {
   const port = await freePort();
   const child = startNamed('prometheus', bin, ['--web.enable-remote-write-receiver', '--storage.tsdb.path={dir}/data',
-    `--web.listen-address=127.0.0.1:${port}`, '--config.file={dir}/prometheus.yml', ...extra], root);
+    `--web.listen-address=127.0.0.1:${port}`, '--config.file={dir}/prometheus.yml', ...extra], root, session);
   writeFileSync(path.join(child.dir, 'prometheus.yml'), '# No scrape jobs: the benchmark only remote-writes.\nglobal:\n  scrape_interval: 15s\n');
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   const v = /version (\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? '';
@@ -171,6 +172,8 @@ interface Report {
   write?: {
     idle: WritePhase; loaded: WritePhase; rounds: { idle: WritePhase; loaded: WritePhase }[];
     stepMs: number; queriesDone: number[]; queryMs: number[]; queryErrors: number;
+    /** Sluice's CPU and run-queue wait per thread group, and the generator's wait, idle and loaded. */
+    threads: ThreadRow[];
   };
 }
 
@@ -180,6 +183,7 @@ function renderReport(r: Report): string {
   out.push(`### PromQL query latency: Sluice vs Prometheus, ${r.env.date}`, '');
   out.push(`- Machine: ${r.env.cpu}, ${r.env.cores} cores, ${r.env.ramGiB} GiB RAM, ${r.env.os}; Node.js ${r.env.node}`);
   out.push(`- Command: \`${r.env.command}\``);
+  out.push(`- Servers started ${f.ownSession ? 'in sessions of their own (--own-session): the kernel\'s autogroups share the CPUs between each server and the load generator' : 'in the load generator\'s session (one kernel autogroup), so that a server\'s idle-priority work yields to the generator as it does to the server\'s own threads; --own-session gives each server its own'}.`);
   out.push(`- Data: ${fmtInt(r.data.series)} series of the counter \`${METRIC}\` (8 labels, ${CLUSTERS} clusters), ${r.data.samples} samples each at 15 s ` +
     `(${((r.data.samples - 1) * SCRAPE_MS / 3_600_000).toFixed(2)} h, ${fmtInt(r.data.series * r.data.samples)} samples), the same bytes sent to every server; ` +
     `loaded time-major, ${f.loadBatch} samples/request over ${f.loadConcurrency} connections.`);
@@ -224,7 +228,9 @@ function renderReport(r: Report): string {
       `from schedule: p99 ${ratio(loaded.schedP99, idle.schedP99)}). Per round, p99 idle → loaded: ` +
       `${w.rounds.map((x) => `${fmtMs(x.idle.p99)} → ${fmtMs(x.loaded.p99)} ms (${ratio(x.loaded.p99, x.idle.p99)}, max ${fmtMs(x.idle.max)} / ${fmtMs(x.loaded.max)})`).join('; ')}. ` +
       'Latency per request from sending to the end of the response; ' +
-      '"from schedule" counts from when the paced request was due, so time spent waiting for one of the connections is included; "sent late": requests that had to wait.');
+      '"from schedule" counts from when the paced request was due, so time spent waiting for one of the connections is included; "sent late": requests that had to wait.', '');
+    out.push('Sluice\'s threads in the write phases (pooled like the latencies; /proc/<pid>/task every 100 ms): CPU by group, and how long each group\'s threads were runnable without a CPU (schedstat run-queue wait; the generator\'s own too, since it times the requests).', '');
+    out.push(...threadTables(w.threads));
   }
   return out.join('\n');
 }
@@ -235,12 +241,15 @@ function renderReport(r: Report): string {
 const USAGE = `usage: npm run bench:query -- [--series 100000] [--rounds 5] [--skip-prom] [--sluice-args '--flag=x ...']
          [--prom-args '--flag=x ...'] [--samples 480] [--seed 1] [--load-batch 5000] [--load-concurrency 4]
          [--write-seconds 20] [--write-rounds 3] [--write-rate 100000] [--write-batch 1000] [--write-concurrency 4] [--queriers 4]
-         [--skip-write] [--prometheus-bin /usr/bin/prometheus] [--out FILE.md] [--json]`;
+         [--skip-write] [--own-session] [--prometheus-bin /usr/bin/prometheus] [--out FILE.md] [--json]
+
+--own-session runs the servers in sessions of their own (setsid): the kernel's autogroups then
+share the CPUs between them and this load generator (lib/children.ts Session).`;
 
 interface Flags {
   series: number; rounds: number; samples: number; seed: number; loadBatch: number; loadConcurrency: number;
   writeSeconds: number; writeRounds: number; writeRate: number; writeBatch: number; writeConcurrency: number; queriers: number;
-  skipProm: boolean; skipWrite: boolean; sluiceArgs: string[]; promArgs: string[]; promBin: string; out: string | undefined; json: boolean;
+  skipProm: boolean; skipWrite: boolean; ownSession: boolean; sluiceArgs: string[]; promArgs: string[]; promBin: string; out: string | undefined; json: boolean;
 }
 
 function parseFlags(argv: string[]): Flags | undefined {
@@ -251,7 +260,7 @@ function parseFlags(argv: string[]): Flags | undefined {
       seed: { type: 'string', default: '1' }, 'load-batch': { type: 'string', default: '5000' }, 'load-concurrency': { type: 'string', default: '4' },
       'write-seconds': { type: 'string', default: '20' }, 'write-rounds': { type: 'string', default: '3' }, 'write-rate': { type: 'string', default: '100000' }, 'write-batch': { type: 'string', default: '1000' },
       'write-concurrency': { type: 'string', default: '4' }, queriers: { type: 'string', default: '4' },
-      'skip-prom': { type: 'boolean', default: false }, 'skip-write': { type: 'boolean', default: false },
+      'skip-prom': { type: 'boolean', default: false }, 'skip-write': { type: 'boolean', default: false }, 'own-session': { type: 'boolean', default: false },
       'sluice-args': { type: 'string', default: '' }, 'prom-args': { type: 'string', default: '' },
       'prometheus-bin': { type: 'string', default: '/usr/bin/prometheus' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -267,7 +276,7 @@ function parseFlags(argv: string[]): Flags | undefined {
     writeRounds: int('write-rounds', v['write-rounds'], 1, 100),
     writeRate: int('write-rate', v['write-rate'], 1, 10_000_000), writeBatch: int('write-batch', v['write-batch'], 1, 100_000),
     writeConcurrency: int('write-concurrency', v['write-concurrency'], 1, 64), queriers: int('queriers', v.queriers, 0, 64),
-    skipProm: v['skip-prom'], skipWrite: v['skip-write'], sluiceArgs: v['sluice-args'].split(/\s+/).filter(Boolean),
+    skipProm: v['skip-prom'], skipWrite: v['skip-write'], ownSession: v['own-session'], sluiceArgs: v['sluice-args'].split(/\s+/).filter(Boolean),
     promArgs: v['prom-args'].split(/\s+/).filter(Boolean), promBin: v['prometheus-bin'], out: v.out, json: v.json,
   };
 }
@@ -295,10 +304,11 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
   const d = makeDataSet(f.series, f.seed, f.samples, end);
   const loadTpls = makeTemplates(d, f.loadBatch);
   const root = findRepoRoot();
-  const servers: Server[] = [await startSluice(root, f.sluiceArgs)];
+  const session: Session = f.ownSession ? 'own' : 'shared';
+  const servers: Server[] = [await startSluice(root, f.sluiceArgs, session)];
   if (!f.skipProm) {
     if (!existsSync(f.promBin)) throw new Error(`${f.promBin} not found (install prometheus, pass --prometheus-bin, or --skip-prom)`);
-    servers.push(await startPrometheus(f.promBin, root, f.promArgs));
+    servers.push(await startPrometheus(f.promBin, root, f.promArgs, session));
   }
   const report: Report = { env, flags: f, data: { series: d.series, samples: d.samples, t0: d.t0, end }, servers, queries: [], timings: {}, agreement: {} };
   let ok = true;
@@ -428,11 +438,17 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
     };
     console.error(`remote-write into Sluice: ${fmtInt(f.writeRate)} samples/s, ${warm} s warm-up, then ${R} × (${f.writeSeconds} s idle, ${f.writeSeconds} s with ${f.queriers} query loops)`);
     let records: PhaseRecord[];
+    const cpu = new ThreadCpu(pidOf(sluice.child));
+    const self = new ThreadCpu(process.pid);
+    /** Start of each phase (epoch ms, as ThreadCpu keeps time), and the end of the last. */
+    const phaseAt: number[] = [];
+    const nowMs = (): number => performance.timeOrigin + performance.now();
     try {
       records = await pacedWriter(d, writeTpls, {
         url: sluice.writeUrl, rate: f.writeRate, concurrency: f.writeConcurrency, startMs: end + stepMs, stepMs,
         phases: [warm, ...Array.from({ length: 2 * R }, () => f.writeSeconds)], signal,
         onPhase: (p) => {
+          phaseAt[p] = nowMs();
           const isLoaded = p % 2 === 0;
           console.error(`   round ${Math.ceil(p / 2)}: ${isLoaded ? `${f.queriers} query loops` : 'idle'}`);
           if (isLoaded) startLoaded();
@@ -440,14 +456,22 @@ async function run(f: Flags, env: EnvInfo, signal: AbortSignal): Promise<{ repor
         },
       });
     } finally {
+      phaseAt[2 * R + 1] = nowMs();
       await endLoaded();
+      await sleep(150); // one more sample past the last phase
+      cpu.stop();
+      self.stop();
     }
+    const windows = (loadedPhases: boolean): [number, number][] => Array.from({ length: R }, (_, i) => 2 * i + (loadedPhases ? 2 : 1))
+      .map((p): [number, number] => [phaseAt[p] as number, phaseAt[p + 1] as number]);
+    const threadRow = (name: string, ws: [number, number][]): ThreadRow => ({ name, cpu: cpu.coresOver(ws), wait: cpu.waitOver(ws), genWait: sumGroups(self.waitOver(ws)) });
     const idleRecs = records.filter((_, p) => p > 0 && p % 2 === 1);
     const loadedRecs = records.filter((_, p) => p > 0 && p % 2 === 0);
     report.write = {
       idle: summarizePhases(idleRecs), loaded: summarizePhases(loadedRecs),
       rounds: idleRecs.map((r, i) => ({ idle: summarizePhases([r]), loaded: summarizePhases([loadedRecs[i] as PhaseRecord]) })),
       stepMs, queriesDone, queryMs, queryErrors,
+      threads: [threadRow('idle', windows(false)), threadRow(`${f.queriers} queries looping`, windows(true))],
     };
     console.error(`   idle p99 ${fmtMs(report.write.idle.p99)} ms, loaded p99 ${fmtMs(report.write.loaded.p99)} ms`);
   }

@@ -117,10 +117,21 @@ export function cleanupAllSync(): void {
   tempDirs.clear();
 }
 
-/** startChild spawns `cmd` in its own process group, output appended to `logFile`. */
-export function startChild(cmd: string, args: string[], logFile: string, cwd: string): Running {
+/**
+ * Session is where a child runs: `own` is a new session and process group (setsid); `shared` is
+ * this process' session. The kernel's autogroup scheduling gives every session one fair share of
+ * the CPUs: a server in its own session that keeps the CPUs busy with SCHED_IDLE work (Sluice's
+ * query and cut threads) then takes half of them away from the load generator at the group level,
+ * although its idle work yields to every normal thread of its own session. A client on another
+ * machine never waits for that, so the latency benchmarks run Sluice in `shared` by default
+ * (docs/benchmarks.md has both).
+ */
+export type Session = 'own' | 'shared';
+
+/** startChild spawns `cmd` (in its own session and process group by default), output appended to `logFile`. */
+export function startChild(cmd: string, args: string[], logFile: string, cwd: string, session: Session = 'own'): Running {
   const fd = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  const child = spawn(cmd, args, { cwd, detached: session === 'own', stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
   let done = false;
   const exited = new Promise<void>((resolve) => {

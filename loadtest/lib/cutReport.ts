@@ -7,7 +7,7 @@
 import type { EnvInfo } from './env.js';
 import type { WriteLog } from './clockedWriter.js';
 import type { CutEvent } from './sluiceLog.js';
-import { THREAD_GROUPS, type ThreadGroup } from './threadCpu.js';
+import { threadTables, type ThreadGroup } from './threadCpu.js';
 
 /** LatStats are latency quantiles (ms) of a group of requests: from sending, and from when it was due. */
 export interface LatStats { n: number; p50: number; p90: number; p99: number; max: number; schedP50: number; schedP99: number }
@@ -63,6 +63,8 @@ export interface CutBenchResult {
   env: EnvInfo;
   /** mainPriority: the CPU priority the node's main thread was given after the load (normal: left alone). */
   mainPriority: string;
+  /** ownSession: the node ran in a session (kernel autogroup) of its own, not the generator's. */
+  ownSession: boolean;
   sluice: string;
   series: number;
   samples: number;
@@ -155,6 +157,7 @@ export function renderCutReport(r: CutBenchResult): string {
   out.push(`- Target: one \`${r.sluice} receive\` child process (default shards and gateways${r.sluiceArgs.length ? `, ${r.sluiceArgs.map((a) => `\`${a}\``).join(' ')}` : ''}), ` +
     `\`--tsdb.block-duration=${dur(r.blockDurationMs)}\`, fresh data dir, loopback` +
     `${r.mainPriority !== 'normal' ? `; **experiment: the node's main thread (which runs the cut) at CPU priority ${r.mainPriority === 'idle' ? 'SCHED_IDLE' : 'nice 10'} after the load**` : ''}.`);
+  out.push(`- Session: ${r.ownSession ? 'the node in a session of its own (--own-session): the kernel\'s autogroups share the CPUs between it and the load generator, whose waits then add to the latencies it times' : 'the node in the load generator\'s session (one kernel autogroup), so that its SCHED_IDLE cut and checkpoint threads yield to the generator as to the node\'s own threads, as they do to a client on another machine'}.`);
   out.push(`- Data (seeded): ${fmtInt(r.series)} series of the counter \`x\` × 8 labels, ${r.samples} samples each at 15 s from a block boundary ` +
     `(${fmtInt(r.series * r.samples)} samples), bulk-loaded time-major in ${r.load.seconds.toFixed(1)} s (${fmtInt(r.load.samples / r.load.seconds)} samples/s).`);
   out.push(`- Writes: ${fmtInt(w.rate)} samples/s paced, ${fmtInt(w.batch)} series/request, ${w.concurrency} connections, one sample per series and request; ` +
@@ -202,21 +205,10 @@ export function renderCutReport(r: CutBenchResult): string {
     }
     out.push('');
   }
-  out.push(`| node CPU, cores (${THREAD_GROUPS.join(' / ')}) | ${THREAD_GROUPS.join(' | ')} | all |`, `|---|${THREAD_GROUPS.map(() => '--:|').join('')}--:|`);
-  const cpuRow = (name: string, c: Record<ThreadGroup, number> | undefined): string =>
-    `| ${name} | ${THREAD_GROUPS.map((k) => (c ? c[k].toFixed(2) : '—')).join(' | ')} | ${c ? THREAD_GROUPS.reduce((a, k) => a + c[k], 0).toFixed(2) : '—'} |`;
-  out.push(cpuRow('steady', r.steadyCpu));
-  for (const c of r.cuts) out.push(cpuRow(c.kind, c.cpu));
-  out.push('');
-  if (r.steadyWait !== undefined || r.cuts.some((c) => c.wait !== undefined)) {
-    // Run-queue wait: how much CPU contention each group met (schedstat), ms per second of wall.
-    out.push(`| threads runnable without a CPU, ms/s (node: ${THREAD_GROUPS.join(' / ')}; the load generator) | ${THREAD_GROUPS.join(' | ')} | generator |`, `|---|${THREAD_GROUPS.map(() => '--:|').join('')}--:|`);
-    const waitRow = (name: string, w: Record<ThreadGroup, number> | undefined, gen: number | undefined): string =>
-      `| ${name} | ${THREAD_GROUPS.map((k) => (w ? w[k].toFixed(1) : '—')).join(' | ')} | ${gen !== undefined ? gen.toFixed(1) : '—'} |`;
-    out.push(waitRow('steady', r.steadyWait, r.steadyGenWait));
-    for (const c of r.cuts) out.push(waitRow(c.kind, c.wait, c.genWait));
-    out.push('');
-  }
+  out.push(...threadTables([
+    { name: 'steady', cpu: r.steadyCpu, wait: r.steadyWait, genWait: r.steadyGenWait },
+    ...r.cuts.map((c) => ({ name: c.kind, cpu: c.cpu, wait: c.wait, genWait: c.genWait })),
+  ]));
 
   const full = r.cuts[0];
   const fullExtra = full ? full.rssPeak - full.rssBefore : NaN;

@@ -76,6 +76,16 @@ export class ThreadCpu {
     return out;
   }
 
+  /** coresOver is coresIn pooled over several windows (weighted by their lengths). */
+  coresOver(windows: readonly [number, number][]): Record<ThreadGroup, number> | undefined {
+    return pooled(windows, (a, b) => this.coresIn(a, b));
+  }
+
+  /** waitOver is waitIn pooled over several windows (weighted by their lengths). */
+  waitOver(windows: readonly [number, number][]): Record<ThreadGroup, number> | undefined {
+    return pooled(windows, (a, b) => this.waitIn(a, b));
+  }
+
   private around(t0: number, t1: number): [Snapshot | undefined, Snapshot | undefined] {
     let a: Snapshot | undefined;
     let b: Snapshot | undefined;
@@ -110,4 +120,50 @@ export class ThreadCpu {
     }
     this.snaps.push({ t: performance.timeOrigin + performance.now(), ticks, waitNs });
   }
+}
+
+/** pooled averages per-window rates over `windows`, weighted by length; undefined if any window has none. */
+function pooled(windows: readonly [number, number][], f: (t0: number, t1: number) => Record<ThreadGroup, number> | undefined): Record<ThreadGroup, number> | undefined {
+  const out: Record<ThreadGroup, number> = { main: 0, shards: 0, gateways: 0, query: 0, background: 0, other: 0 };
+  let total = 0;
+  for (const [t0, t1] of windows) {
+    const r = f(t0, t1);
+    if (r === undefined) return undefined;
+    for (const g of THREAD_GROUPS) out[g] += r[g] * (t1 - t0);
+    total += t1 - t0;
+  }
+  if (total <= 0) return undefined;
+  for (const g of THREAD_GROUPS) out[g] /= total;
+  return out;
+}
+
+/** ThreadRow is one line of threadTables: a window's CPU and run-queue wait, with the generator's. */
+export interface ThreadRow { name: string; cpu: Record<ThreadGroup, number> | undefined; wait: Record<ThreadGroup, number> | undefined; genWait: number | undefined }
+
+/**
+ * threadTables renders, as markdown, the node's CPU per thread group and (where the kernel keeps
+ * schedstat) how long each group, and the load generator, waited runnable for a CPU.
+ */
+export function threadTables(rows: readonly ThreadRow[]): string[] {
+  const out: string[] = [];
+  out.push(`| node CPU, cores (${THREAD_GROUPS.join(' / ')}) | ${THREAD_GROUPS.join(' | ')} | all |`, `|---|${THREAD_GROUPS.map(() => '--:|').join('')}--:|`);
+  for (const r of rows) {
+    const c = r.cpu;
+    out.push(`| ${r.name} | ${THREAD_GROUPS.map((k) => (c ? c[k].toFixed(2) : '—')).join(' | ')} | ${c ? THREAD_GROUPS.reduce((a, k) => a + c[k], 0).toFixed(2) : '—'} |`);
+  }
+  out.push('');
+  if (rows.some((r) => r.wait !== undefined)) {
+    out.push(`| threads runnable without a CPU, ms/s (node: ${THREAD_GROUPS.join(' / ')}; the load generator) | ${THREAD_GROUPS.join(' | ')} | generator |`, `|---|${THREAD_GROUPS.map(() => '--:|').join('')}--:|`);
+    for (const r of rows) {
+      const w = r.wait;
+      out.push(`| ${r.name} | ${THREAD_GROUPS.map((k) => (w ? w[k].toFixed(1) : '—')).join(' | ')} | ${r.genWait !== undefined ? r.genWait.toFixed(1) : '—'} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
+/** sumGroups adds a per-group record up (undefined stays undefined). */
+export function sumGroups(r: Record<ThreadGroup, number> | undefined): number | undefined {
+  return r === undefined ? undefined : THREAD_GROUPS.reduce((a, g) => a + r[g], 0);
 }
