@@ -14,6 +14,7 @@ import { SeriesSetBuilder, seriesCount, transferList, type RawSeriesSet } from '
 import type { HeadFeeds, HeadRefs, Subscriber } from '../sharedmem/headFeed.js';
 import type { HeadView } from '../sharedmem/headView.js';
 import type { Labels } from '../model/labels.js';
+import type { BufferSource } from '../util/bufferPool.js';
 
 export type { HeadRefs, Subscriber } from '../sharedmem/headFeed.js';
 
@@ -44,12 +45,15 @@ export function addHeadSeries(set: SeriesSetBuilder, view: HeadView, refs: Int32
 
 /**
  * assemble reads the head series of `g` over [mint, maxt] through this thread's `feeds` and packs
- * them with its rest, as TenantSource.select packs a selection on the main thread.
+ * them with its rest, as TenantSource.select packs a selection on the main thread; the packed
+ * bytes' large buffers come from `buffers` (the query's lease of this thread's pool).
  */
-export async function assemble(feeds: HeadFeeds, g: Gathered, mint: number, maxt: number, subscribe: Subscriber): Promise<RawSeriesSet> {
+export async function assemble(
+  feeds: HeadFeeds, g: Gathered, mint: number, maxt: number, subscribe: Subscriber, buffers?: BufferSource,
+): Promise<RawSeriesSet> {
   if (g.heads.length === 0) return g.rest;
   await feeds.ensure(g.heads, subscribe);
-  const set = new SeriesSetBuilder({ external: g.external, drop: g.drop });
+  const set = new SeriesSetBuilder({ external: g.external, drop: g.drop, ...(buffers !== undefined ? { buffers } : {}) });
   for (const h of g.heads) addHeadSeries(set, feeds.view(h.shard), h.refs, mint, maxt);
   if (seriesCount(g.rest) > 0) set.addSet(g.rest);
   const out = set.build();

@@ -13,6 +13,7 @@
  * sorted and de-duplicated by timestamp). When the sources gave each chunk's time range, chunk j
  * spans [chunkMinT[j], chunkMaxT[j]] ms (NaN: not known).
  */
+import type { BufferSource } from '../util/bufferPool.js';
 import {
   blobLabelsBytes, decodeLabelBlob, encodeLabelBlob, mergeLabelBlob, toBlobLabels, type BlobLabels, type Labels,
 } from '../model/labels.js';
@@ -52,15 +53,25 @@ export function transferList(s: RawSeriesSet): ArrayBuffer[] {
   return [...new Set(l)];
 }
 
-/** Bytes is a growable byte buffer. */
+/**
+ * Bytes is a growable byte buffer. With a BufferSource (a query thread's pool,
+ * src/util/bufferPool.ts) its large steps come from the source and the outgrown ones go back to it
+ * at once; the last one stays out with the set built on it.
+ */
 class Bytes {
   buf = new Uint8Array(1 << 16);
   len = 0;
+  private readonly source: BufferSource | undefined;
+  constructor(source?: BufferSource) {
+    this.source = source;
+  }
   /** room makes space for n more bytes. */
   room(n: number): Uint8Array {
     if (this.len + n > this.buf.length) {
-      const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+      const want = Math.max(this.buf.length * 2, this.len + n);
+      const b = this.source ? this.source.take(want) : new Uint8Array(want);
       b.set(this.buf.subarray(0, this.len));
+      this.source?.give(this.buf);
       this.buf = b;
     }
     return this.buf;
@@ -89,6 +100,11 @@ export interface SeriesSetOptions {
   external?: Labels;
   /** Removed from every series after `external` is applied (--query.replica-label). */
   drop?: string[];
+  /**
+   * buffers: where the label and chunk bytes' large buffers come from (a query thread's lease,
+   * src/util/bufferPool.ts); the set built reads from them until the lease is released.
+   */
+  buffers?: BufferSource;
 }
 
 /**
@@ -103,12 +119,12 @@ export class SeriesSetBuilder implements ChunkSink {
   private readonly external: BlobLabels;
   private readonly extBytes: number;
   private readonly drop: BlobLabels;
-  private readonly labels = new Bytes();
+  private readonly labels: Bytes;
   private readonly labelOff = new Column(new Int32Array(1024));
   private readonly sources = new Column(new Int32Array(1024));
   private nSeries = 0;
   private byKey: Map<string, number> | undefined;
-  private readonly bytes = new Bytes();
+  private readonly bytes: Bytes;
   private readonly chunkOff = new Column(new Int32Array(4096));
   private readonly chunkSeries = new Column(new Int32Array(4096));
   private readonly minT = new Column(new Float64Array(4096));
@@ -124,6 +140,8 @@ export class SeriesSetBuilder implements ChunkSink {
     this.external = toBlobLabels(opts.external ?? []);
     this.extBytes = blobLabelsBytes(this.external);
     this.drop = toBlobLabels((opts.drop ?? []).map((n) => [n, '']));
+    this.labels = new Bytes(opts.buffers);
+    this.bytes = new Bytes(opts.buffers);
   }
 
   /**

@@ -14,6 +14,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { lowerThreadPriority, nameThread, type CpuPriority } from '../util/thread.js';
+import { BufferPool, type BufferLease } from '../util/bufferPool.js';
 import { Engine } from './promql/engine.js';
 import { parseExpr } from './promql/parse.js';
 import { isSeriesLocal } from './promql/seriesLocal.js';
@@ -117,6 +118,15 @@ class FailureError extends Error {
  */
 const feeds = new HeadFeeds();
 
+/**
+ * buffers keeps this thread's large selection buffers from query to query, so that a query thread
+ * (SCHED_IDLE) does not unmap hundreds of MB per query while ingestion waits on the memory-map
+ * lock (src/util/bufferPool.ts). At most BUFFERS_KEPT_BYTES kept free, all let go after a minute
+ * without queries.
+ */
+const BUFFERS_KEPT_BYTES = 512 << 20;
+const buffers = new BufferPool({ maxBytes: BUFFERS_KEPT_BYTES, idleMs: 60_000 });
+
 /** RemoteQuerier asks the main thread for selections over the task's port (or has its part already). */
 class RemoteQuerier implements Querier {
   private readonly port: MessagePort | undefined;
@@ -134,7 +144,11 @@ class RemoteQuerier implements Querier {
     return r;
   };
 
-  constructor(task: QueryTask, splittable: boolean) {
+  /** lease holds the large buffers of this query's selections until the query has answered. */
+  private readonly lease: BufferLease;
+
+  constructor(task: QueryTask, splittable: boolean, lease: BufferLease) {
+    this.lease = lease;
     this.port = task.port;
     this.splittable = splittable;
     this.given = task.part?.gathered;
@@ -175,7 +189,7 @@ class RemoteQuerier implements Querier {
       if (r.part) this.part = r.part;
       g = r.gathered;
     }
-    const set = await assemble(feeds, g, mint, maxt, this.subscribe);
+    const set = await assemble(feeds, g, mint, maxt, this.subscribe, this.lease);
     if (set.warnings) for (const w of set.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
     return decodeSelection(set, mint, maxt, hints);
   }
@@ -184,9 +198,12 @@ class RemoteQuerier implements Querier {
 /** runQuery is the piscina entry: one query, answered as a response body or a failure. */
 export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
   active++;
+  // Released in `finally`: the engine has waited for every select by then (even a failed query's),
+  // and the answer is rendered, so nothing reads the leased buffers any more.
+  const lease = buffers.lease();
   try {
     const expr = parseExpr(task.query);
-    const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr));
+    const q = new RemoteQuerier(task, task.step > 0 && isSeriesLocal(expr), lease);
     const engine = new Engine({
       lookbackDelta: task.lookbackDelta, maxSamples: task.maxSamples, timeoutMs: task.timeoutMs,
       ...(task.cancel !== undefined ? { cancel: task.cancel } : {}),
@@ -205,6 +222,7 @@ export default async function runQuery(task: QueryTask): Promise<QueryAnswer> {
   } catch (e) {
     return { error: e instanceof FailureError ? e.failure : queryFailure(e) };
   } finally {
+    lease.release();
     active--;
     task.port?.close();
   }

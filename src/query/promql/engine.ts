@@ -156,13 +156,19 @@ export class Engine {
       }
     });
     const projection = labelProjection(expr);
-    const fetched = await Promise.all(selectors.map((s) => {
+    // Every select is waited for, also when one fails: none may still be filling buffers the
+    // querier takes back once the query returns (src/query/worker.ts).
+    const settled = await Promise.allSettled(selectors.map((s) => {
       const labels = projection.get(s.vs);
       const hints: SelectHints = { deadline };
       if (labels !== undefined) hints.labels = labels;
       if (s.lazy) hints.lazy = true;
       return q.select(s.vs.matchers, s.mint, s.maxt, hints);
     }));
+    const fetched = settled.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
     const data = new Map<VectorSelector, PreparedSeries[]>();
     // Lazy series (src/query/seriesDecode.ts) locate their stale markers when they are decoded.
     selectors.forEach((s, i) => data.set(s.vs, fetched[i]!.map(asPrepared)));
