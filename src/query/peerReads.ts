@@ -54,16 +54,17 @@ export class PeerReads {
     this.opts = opts;
   }
 
-  /** setRings takes a reloaded hashring file, and connects to its endpoints (connect). */
+  /** setRings takes a (re)loaded hashring file. */
   setRings(rings: Hashrings): void {
     this.rings = rings;
-    this.connect();
   }
 
   /**
-   * connect finds every endpoint's StoreAPI and opens its connection now, in the background: a
-   * node's first query after it starts or joins a ring then finds its peers ready instead of
-   * paying both inside the query's deadline. A peer that is not up yet is found at the first
+   * connect finds every endpoint's StoreAPI and opens its connection now, in the background, so
+   * that the first query after a ring change finds its peers ready instead of paying both inside
+   * its deadline. Called on a reload, when the peers run: at a node's start they may not be up
+   * yet (and a connect to a loopback port nobody listens on can take that very port as its own
+   * source port, which the peer then fails to bind). A peer that is not up is found at the first
    * query that asks it.
    */
   connect(): void {

@@ -45,9 +45,9 @@ export const FLAGS: FlagSpec[] = [
     help: 'CPU priority of the threads that write cut blocks and checkpoint the WAL: idle (Linux SCHED_IDLE: only CPU time ingestion leaves; falls back to low), low (nice 10) or normal.',
   },
   {
-    name: 'v8.helper-cpu-priority', default: 'idle',
+    name: 'v8.helper-cpu-priority', default: 'normal',
     check: (v) => (['idle', 'low', 'normal'].includes(v) ? '' : `expected idle, low or normal, got ${JSON.stringify(v)}`),
-    help: 'CPU priority of V8\'s background threads, which under --single-threaded-gc only compile JavaScript (for every thread, the cut and query threads\' code included): idle (Linux SCHED_IDLE; falls back to low), low (nice 10) or normal. Lowered, compiling the SCHED_IDLE cut and query threads\' code no longer takes CPU time from ingestion (docs/benchmarks.md). Left normal when node runs without --single-threaded-gc (they then also collect garbage).',
+    help: 'CPU priority of V8\'s background threads, which under --single-threaded-gc only compile JavaScript (for every thread, the cut and query threads\' code included): normal, low (nice 10) or idle (Linux SCHED_IDLE; falls back to low). Lowered, cuts disturb writes less, but on CPUs that ingestion saturates nothing is compiled at all, the gateways\' and shards\' own code included (docs/benchmarks.md). Left normal when node runs without --single-threaded-gc (they then also collect garbage).',
   },
   { name: 'query.lookback-delta', default: '5m', check: duration, help: 'How far back a PromQL instant selector looks for a sample.' },
   { name: 'query.max-samples', default: '50000000', help: 'Most samples a single PromQL query may hold in memory.' },

@@ -305,20 +305,17 @@ export class ReceiveNode {
 
   /**
    * startHashringWatcher re-reads --receive.hashrings-file and pushes new versions to every gateway
-   * and to the peer reads (which connect to the peers of the rings in use, also without a file).
+   * and to the peer reads (which then connect to the new rings' peers).
    */
   private startHashringWatcher(): void {
     const h = this.cfg.hashrings;
-    if (h === undefined) return;
-    if (h.file === '') {
-      this.peers?.connect();
-      return;
-    }
+    if (h === undefined || h.file === '') return;
     const w = new HashringWatcher({
       path: h.file, intervalMs: h.refreshIntervalMs, algorithm: h.algorithm, replicationFactor: this.cfg.replicationFactor,
       metrics: new HashringMetrics(this.metrics.registry),
       onChange: (rings) => {
         this.peers?.setRings(rings);
+        this.peers?.connect();
         void this.gateways.setHashrings(hashringsJson(rings.configs)).then((err) => {
           if (err !== '') this.log.error('hashring reload refused by a gateway', { err });
           else this.log.info('hashring file reloaded', { hashrings: rings.configs.length, endpoints: rings.addresses().size });

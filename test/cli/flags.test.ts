@@ -61,8 +61,8 @@ test('unknown flags and bad values are refused', () => {
   assert.equal(toConfig(parseReceiveFlags([])).cutCpuPriority, 'idle');
   assert.equal(toConfig(parseReceiveFlags(['--tsdb.cut-cpu-priority=low'])).cutCpuPriority, 'low');
   assert.throws(() => parseReceiveFlags(['--v8.helper-cpu-priority=high']), /expected idle, low or normal/);
-  assert.equal(toConfig(parseReceiveFlags([])).v8HelperCpuPriority, 'idle');
-  assert.equal(toConfig(parseReceiveFlags(['--v8.helper-cpu-priority=normal'])).v8HelperCpuPriority, 'normal');
+  assert.equal(toConfig(parseReceiveFlags([])).v8HelperCpuPriority, 'normal');
+  assert.equal(toConfig(parseReceiveFlags(['--v8.helper-cpu-priority=idle'])).v8HelperCpuPriority, 'idle');
   assert.throws(() => toConfig(parseReceiveFlags(['--query.split-threads=0'])), /--query.split-threads: expected 1\.\.64, got 0/);
   assert.equal(toConfig(parseReceiveFlags(['--query.split-threads=3'])).query.splitThreads, 3);
   assert.equal(toConfig(parseReceiveFlags([])).query.splitThreads, Math.max(1, availableCpus() - 1));
