@@ -33,7 +33,15 @@ export async function startNode(flags: string[] = [], tuning: NodeTuning = {}): 
     ...flags,
   ]));
   const node = new ReceiveNode(cfg, new Logger('error'), tuning);
-  await node.start();
+  try {
+    await node.start();
+  } catch (e) {
+    // A start that failed halfway (a port taken) leaves threads running: stop what it started,
+    // or they keep the test process alive after the failure.
+    await node.stop().catch(() => {});
+    if (given === undefined) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     node, dir,
     writeUrl: `http://127.0.0.1:${node.remoteWritePort}`,
