@@ -191,7 +191,6 @@ function heapIn(ps: readonly HeapPoint[], t0: number, t1: number): HeapWindow | 
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 const wallNow = (): number => performance.timeOrigin + performance.now();
-/** sum adds up a per-group record (undefined stays undefined). */
 
 /** waitFor polls `cond` every 100 ms (reading the log first) until it holds; throws after `ms` or if the node exits. */
 async function waitFor(n: Node, log: LogTail, what: string, ms: number, cond: () => boolean): Promise<void> {

@@ -178,11 +178,15 @@ export class PeerReads {
     await Promise.all(this.peersOf(tenant).map(async (peer) => {
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new Error(`no answer within ${Math.max(0, Math.round(ms))} ms`)), Math.max(0, ms));
+      let found = false;
       try {
         const c = await untilAborted(this.client(peer), ac.signal);
+        found = true;
         answers.push(await call(c, peer, ac.signal));
       } catch (e) {
-        this.clients.delete(peer);
+        // A discovery still under way when this query's deadline came is left to finish for the
+        // next query (client() forgets it if it fails); a peer that failed is found again.
+        if (found || !ac.signal.aborted) this.clients.delete(peer);
         warnings.push(`peer ${peer} could not be read, the answer may be partial: ${e instanceof Error ? e.message : String(e)}`);
       } finally {
         clearTimeout(timer);

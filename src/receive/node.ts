@@ -182,9 +182,19 @@ export class ReceiveNode {
 
   /**
    * start brings the node up and resolves once it is ready (or, when stop() was called meanwhile,
-   * once it knows it must not turn ready).
+   * once it knows it must not turn ready). A start that fails halfway (a port taken) stops what
+   * it had started before it rejects, so no thread or listener outlives it.
    */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (e) {
+      await this.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const { engine, warning } = chooseEngine();
     if (warning) this.log.warn(warning);
     // node:http cannot share a port between threads on this Node version: one gateway then.

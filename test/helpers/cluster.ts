@@ -167,7 +167,7 @@ export class ProcessCluster {
    * args are the flags of node `i` (the same on every restart). --query.timeout is long: these
    * tests check what queries return, not how fast. Five receivers, the load writer and the test
    * share the CPUs, and query threads run at SCHED_IDLE, so a node's first fan-out queries (cold
-   * code, new peer connections) took up to 6.5 s on 2 CPUs; latency is bench:query's to measure.
+   * code, new peer connections) took up to ~7 s on 2 CPUs; latency is bench:query's to measure.
    */
   private args(n: ClusterNode): string[] {
     const o = this.opts;

@@ -36,9 +36,6 @@ export async function startNode(flags: string[] = [], tuning: NodeTuning = {}): 
   try {
     await node.start();
   } catch (e) {
-    // A start that failed halfway (a port taken) leaves threads running: stop what it started,
-    // or they keep the test process alive after the failure.
-    await node.stop().catch(() => {});
     if (given === undefined) rmSync(dir, { recursive: true, force: true });
     throw e;
   }
